@@ -1,0 +1,99 @@
+"""The store protocol: no larger than the service needs.
+
+Backends see canonical bytes plus a few indexed columns (``Event``), never
+domain objects, and translate their driver's exceptions into ``StoreError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+from ledger.errors import StoreError
+from ledger.events import Event
+
+__all__ = [
+    "EventStore",
+    "Head",
+    "NodeId",
+    "StoreError",
+    "StoredCheckpoint",
+    "WriteTransaction",
+]
+
+NodeId = tuple[int, int]
+"""A perfect Merkle subtree: (level, index); level 0 is a leaf."""
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The last event of the chain: its seq (0 when empty) and hash."""
+
+    seq: int
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    """A signed checkpoint kept by the store, so old tree sizes stay provable."""
+
+    size: int
+    root_hash: bytes
+    note: str
+    created_at: str
+
+
+class WriteTransaction(Protocol):
+    """One serialized write: every call sees the state no other writer can change."""
+
+    def head(self) -> Head: ...
+
+    def events_by_id(self, ids: Sequence[str]) -> dict[str, Event]: ...
+
+    def insert_events(self, events: Sequence[Event]) -> None: ...
+
+    def merkle_nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]: ...
+
+    def insert_merkle_nodes(self, nodes: Sequence[tuple[int, int, bytes]]) -> None: ...
+
+
+class EventStore(Protocol):
+    """What the service needs from a backend."""
+
+    url: str
+
+    def transaction(self) -> AbstractContextManager[WriteTransaction]:
+        """Begin a serialized write; commit durably on normal exit, roll back on error."""
+        ...
+
+    def head(self) -> Head: ...
+
+    def read(self, start: int = 1, end: int | None = None) -> Iterator[Event]:
+        """Events with start <= seq <= end in seq order, streamed in constant memory."""
+        ...
+
+    def get(self, seq: int) -> Event | None: ...
+
+    def get_by_id(self, id: str) -> Event | None: ...
+
+    def merkle_nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]: ...
+
+    def merkle_node_count(self) -> int: ...
+
+    def reset_merkle(self, nodes: Iterator[Sequence[tuple[int, int, bytes]]]) -> None:
+        """Replace every stored Merkle node (``rebuild``); the only allowed rewrite."""
+        ...
+
+    def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None: ...
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None: ...
+
+    def checkpoints(self) -> list[StoredCheckpoint]: ...
+
+    def get_meta(self, key: str) -> str | None: ...
+
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    def close(self) -> None: ...

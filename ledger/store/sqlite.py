@@ -1,0 +1,323 @@
+"""The embedded SQLite store (sqlite-utils over the stdlib driver).
+
+Durability: WAL with ``synchronous=FULL``. In WAL mode FULL syncs the log on
+every commit, so an acknowledged append survives a crash of the process *and*
+of the machine; NORMAL would survive ``kill -9`` but could lose the last
+commits on power loss, which an audit ledger must not.
+
+Serialization: every append runs in ``BEGIN IMMEDIATE``, which takes SQLite's
+single write lock before reading the head, so threads and processes queue
+up (``busy_timeout``) instead of forking the chain.
+
+Append-only: triggers refuse UPDATE and DELETE on ``events``, ``merkle_nodes``
+and ``checkpoints``; someone who drops them can still edit rows, which is why
+``verify`` re-derives everything from the bytes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlite_utils
+
+from ledger.events import Event
+from ledger.merkle.hashing import leaf_hash
+from ledger.store.protocol import Head, NodeId, StoredCheckpoint, StoreError
+
+__all__ = ["SCHEMA_VERSION", "SQLiteStore"]
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 120_000
+_EVENT_COLUMNS = "seq, id, type, subject, actor, occurred_at, recorded_at, prev_hash, hash, body"
+_GENESIS = "0" * 64
+
+_SCHEMA_V1 = [
+    """CREATE TABLE IF NOT EXISTS events (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        type TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        occurred_at TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        body BLOB NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS events_subject ON events(subject)",
+    "CREATE INDEX IF NOT EXISTS events_type ON events(type)",
+    """CREATE TABLE IF NOT EXISTS merkle_nodes (
+        level INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        hash BLOB NOT NULL,
+        PRIMARY KEY (level, idx)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS checkpoints (
+        id INTEGER PRIMARY KEY,
+        size INTEGER NOT NULL,
+        root_hash BLOB NOT NULL,
+        note TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )""",
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+]
+
+
+def _append_only_triggers(table: str) -> list[str]:
+    return [
+        f"""CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON {table}
+            BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END""",
+        f"""CREATE TRIGGER IF NOT EXISTS {table}_no_delete BEFORE DELETE ON {table}
+            BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END""",
+    ]
+
+
+def _row_to_event(row: tuple[object, ...]) -> Event:
+    return Event(*row)  # type: ignore[arg-type]
+
+
+class _Tx:
+    """The write transaction handed to the service inside BEGIN IMMEDIATE."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def head(self) -> Head:
+        row = self._conn.execute(
+            "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        return Head(0, _GENESIS) if row is None else Head(row[0], row[1])
+
+    def events_by_id(self, ids: Sequence[str]) -> dict[str, Event]:
+        found: dict[str, Event] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._conn.execute(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE id IN ({marks})", chunk
+            ):
+                found[row[1]] = _row_to_event(row)
+        return found
+
+    def insert_events(self, events: Sequence[Event]) -> None:
+        self._conn.executemany(
+            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    e.seq,
+                    e.id,
+                    e.type,
+                    e.subject,
+                    e.actor,
+                    e.occurred_at,
+                    e.recorded_at,
+                    e.prev_hash,
+                    e.hash,
+                    e.body,
+                )
+                for e in events
+            ],
+        )
+
+    def merkle_nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
+        return _fetch_nodes(self._conn, ids)
+
+    def insert_merkle_nodes(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
+        if nodes:
+            self._conn.executemany(
+                "INSERT INTO merkle_nodes (level, idx, hash) VALUES (?,?,?)", nodes
+            )
+
+
+def _fetch_nodes(conn: sqlite3.Connection, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
+    """Perfect-subtree hashes; leaves (level 0) are hashed from the event bodies."""
+    out: dict[NodeId, bytes] = {}
+    for level, idx in ids:
+        if level == 0:
+            row = conn.execute("SELECT body FROM events WHERE seq = ?", (idx + 1,)).fetchone()
+            if row is not None:
+                out[(level, idx)] = leaf_hash(row[0])
+        else:
+            row = conn.execute(
+                "SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?", (level, idx)
+            ).fetchone()
+            if row is not None:
+                out[(level, idx)] = row[0]
+    return out
+
+
+class SQLiteStore:
+    """An event store in one SQLite file (or ``:memory:`` for tests).
+
+    One connection, guarded by a lock so threads may share the store; other
+    processes open their own store on the same file and are serialized by
+    SQLite's write lock.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self.url = self.path
+        try:
+            self._conn = sqlite3.connect(
+                self.path,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if self.path != ":memory:":
+                self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute("PRAGMA synchronous = FULL")
+            self.db = sqlite_utils.Database(self._conn)
+            self._lock = threading.RLock()
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite store {self.path}: {exc}") from None
+
+    def _migrate(self) -> None:
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version >= SCHEMA_VERSION:
+            return
+        with self._write():
+            for statement in _SCHEMA_V1:
+                self._conn.execute(statement)
+            for table in ("events", "merkle_nodes", "checkpoints"):
+                for statement in _append_only_triggers(table):
+                    self._conn.execute(statement)
+            self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot begin a write: {exc}") from None
+            try:
+                yield self._conn
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+            try:
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise StoreError(f"commit failed: {exc}") from None
+
+    @contextmanager
+    def transaction(self) -> Iterator[_Tx]:
+        try:
+            with self._write() as conn:
+                yield _Tx(conn)
+        except sqlite3.Error as exc:
+            raise StoreError(f"write failed: {exc}") from None
+
+    def head(self) -> Head:
+        with self._lock:
+            return _Tx(self._conn).head()
+
+    def read(self, start: int = 1, end: int | None = None) -> Iterator[Event]:
+        # A separate connection: a long streaming read must neither hold the
+        # shared connection's lock nor see a half-written transaction.
+        reader = (
+            sqlite3.connect(self.path, check_same_thread=False) if self.path != ":memory:" else None
+        )
+        conn = reader or self._conn
+        try:
+            query = f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq >= ?"
+            args: tuple[int, ...] = (start,)
+            if end is not None:
+                query += " AND seq <= ?"
+                args = (start, end)
+            cursor = conn.execute(query + " ORDER BY seq", args)
+            while rows := cursor.fetchmany(1000):
+                for row in rows:
+                    yield Event(*row)
+        except sqlite3.Error as exc:
+            raise StoreError(f"read failed: {exc}") from None
+        finally:
+            if reader is not None:
+                reader.close()
+
+    def get(self, seq: int) -> Event | None:
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq = ?", (seq,)
+            ).fetchone()
+        return None if row is None else Event(*row)
+
+    def get_by_id(self, id: str) -> Event | None:
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = ?", (id,)
+            ).fetchone()
+        return None if row is None else Event(*row)
+
+    def merkle_nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
+        with self._lock:
+            return _fetch_nodes(self._conn, ids)
+
+    def merkle_node_count(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT count(*) FROM merkle_nodes").fetchone()[0])
+
+    def reset_merkle(self, nodes: Iterator[Sequence[tuple[int, int, bytes]]]) -> None:
+        # Merkle nodes are derived data: rebuilding swaps in a fresh table in
+        # one transaction (DROP is not an UPDATE/DELETE, the triggers go with it).
+        with self._write() as conn:
+            conn.execute("DROP TABLE IF EXISTS merkle_nodes_new")
+            conn.execute(
+                "CREATE TABLE merkle_nodes_new (level INTEGER NOT NULL, idx INTEGER NOT NULL,"
+                " hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID"
+            )
+            for chunk in nodes:
+                conn.executemany("INSERT INTO merkle_nodes_new VALUES (?,?,?)", chunk)
+            conn.execute("DROP TABLE merkle_nodes")
+            conn.execute("ALTER TABLE merkle_nodes_new RENAME TO merkle_nodes")
+            for statement in _append_only_triggers("merkle_nodes"):
+                conn.execute(statement)
+
+    def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO checkpoints (size, root_hash, note, created_at) VALUES (?,?,?,?)",
+                (checkpoint.size, checkpoint.root_hash, checkpoint.note, checkpoint.created_at),
+            )
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT size, root_hash, note, created_at FROM checkpoints"
+                " ORDER BY size DESC, id DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else StoredCheckpoint(*row)
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT size, root_hash, note, created_at FROM checkpoints ORDER BY id"
+            ).fetchall()
+        return [StoredCheckpoint(*row) for row in rows]
+
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
