@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import best_match
+from jsonschema.exceptions import SchemaError, best_match
 
 from ledger.errors import InvalidEvent, SchemaViolation
 from ledger.refs import parse_ref
@@ -49,6 +49,7 @@ Upcast = Callable[[dict[str, object]], dict[str, object]]
 _TYPE_NAME = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 _SUBJECT_KIND = re.compile(r"[a-z][a-z0-9_-]{0,63}(@version)?")
 _MAX_MESSAGE = 300
+_PLAIN_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 # jsonschema only checks "date-time" and "uri" when optional extras are
 # installed; we register our own so validation never depends on what happens
@@ -106,6 +107,7 @@ def _is_date_time(instance: object) -> bool:
     if not _RFC3339.fullmatch(instance):
         return False
     try:
+        # The regex fixed the shape; this catches impossible values (Feb 30, 25:00).
         datetime.fromisoformat(instance.upper())
     except ValueError:
         return False
@@ -129,7 +131,11 @@ def _one_line(text: str) -> str:
 
 
 def _child(path: str, key: str) -> str:
-    return f"{path}.{key}" if key.isidentifier() else f"{path}[{key!r}]"
+    # The same spelling as jsonschema's ``json_path``, so every path reads alike.
+    if _PLAIN_KEY.fullmatch(key):
+        return f"{path}.{key}"
+    escaped = key.replace("\\", "\\\\").replace("'", "\\'")
+    return f"{path}['{escaped}']"
 
 
 def _violation(error: _SchemaError) -> SchemaViolation:
@@ -233,7 +239,7 @@ class Catalogue:
             types[name] = _event_type(name, schema)
             try:
                 Draft202012Validator.check_schema(schema)
-            except Exception as exc:  # jsonschema's SchemaError; untyped
+            except SchemaError as exc:
                 raise ValueError(f"{name}: not a valid JSON Schema: {exc}") from exc
             validators[name] = Draft202012Validator(schema, format_checker=checker)
         return cls(types, validators)
@@ -364,7 +370,3 @@ class Catalogue:
                 )
             result = fn(result)
         return result
-
-    def describe(self) -> Iterable[EventType]:
-        """Every entry, sorted by name (for docs and introspection)."""
-        return tuple(self._types.values())
