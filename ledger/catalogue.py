@@ -340,7 +340,7 @@ class Catalogue:
                 f"{name}: cannot upcast from version {from_version}; current is {current}"
             )
         if (name, from_version) in self._upcasts:
-            raise ValueError(f"{name}: an upcast from version {from_version} is registered")
+            raise ValueError(f"{name}: an upcast from version {from_version} is already registered")
         self._upcasts[name, from_version] = fn
 
     def upcast(self, name: str, version: int, data: Mapping[str, object]) -> dict[str, object]:

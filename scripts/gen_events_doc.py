@@ -27,7 +27,7 @@ if str(ROOT) not in sys.path:  # run from a checkout without installing the pack
 from ledger.catalogue import Catalogue, EventType  # noqa: E402
 from ledger.schema_files import load_catalogue  # noqa: E402
 
-__all__ = ["render", "main"]
+__all__ = ["main", "render"]
 
 _HEADER = """\
 # Event catalogue

@@ -136,7 +136,8 @@ def verify_consistency(
     RFC 9162 section 2.1.4.2 covers ``0 < size1 < size2``. The RFC has no
     proof for the other cases, so they are settled here: equal sizes need an
     empty proof and equal roots; the empty tree (``size1 == 0``) is a prefix
-    of every tree, with an empty proof and ``root1 == EMPTY_ROOT``.
+    of every tree, with an empty proof and ``root1 == EMPTY_ROOT`` -- and
+    ``root2`` cannot be checked against anything then, so it is not.
 
     Args:
         size1: the older tree size.

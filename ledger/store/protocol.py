@@ -20,6 +20,7 @@ __all__ = [
     "NodeId",
     "StoreError",
     "StoredCheckpoint",
+    "TokenRecord",
     "WriteTransaction",
 ]
 
@@ -43,6 +44,17 @@ class StoredCheckpoint:
     root_hash: bytes
     note: str
     created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """An API token as stored: only the SHA-256 of the secret, never the secret."""
+
+    name: str
+    role: str
+    token_hash: str
+    created_at: str
+    revoked_at: str | None = None
 
 
 class WriteTransaction(Protocol):
@@ -95,5 +107,17 @@ class EventStore(Protocol):
     def get_meta(self, key: str) -> str | None: ...
 
     def set_meta(self, key: str, value: str) -> None: ...
+
+    def add_token(self, token: TokenRecord) -> None:
+        """Store a new token; StoreError if the name is taken."""
+        ...
+
+    def token_by_hash(self, token_hash: str) -> TokenRecord | None: ...
+
+    def tokens(self) -> list[TokenRecord]: ...
+
+    def revoke_token(self, name: str, revoked_at: str) -> bool:
+        """Mark a token revoked; False if no live token has that name."""
+        ...
 
     def close(self) -> None: ...

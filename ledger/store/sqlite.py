@@ -26,7 +26,7 @@ import sqlite_utils
 
 from ledger.events import Event
 from ledger.merkle.hashing import leaf_hash
-from ledger.store.protocol import Head, NodeId, StoredCheckpoint, StoreError
+from ledger.store.protocol import Head, NodeId, StoredCheckpoint, StoreError, TokenRecord
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
@@ -64,6 +64,13 @@ _SCHEMA_V1 = [
         created_at TEXT NOT NULL
     )""",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS tokens (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+    )""",
 ]
 
 
@@ -317,6 +324,41 @@ class SQLiteStore:
                 " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (key, value),
             )
+
+    def add_token(self, token: TokenRecord) -> None:
+        try:
+            with self._write() as conn:
+                conn.execute(
+                    "INSERT INTO tokens (name, role, token_hash, created_at, revoked_at)"
+                    " VALUES (?,?,?,?,?)",
+                    (token.name, token.role, token.token_hash, token.created_at, token.revoked_at),
+                )
+        except sqlite3.IntegrityError:
+            raise StoreError(f"a token named {token.name!r} already exists") from None
+
+    def token_by_hash(self, token_hash: str) -> TokenRecord | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT name, role, token_hash, created_at, revoked_at FROM tokens"
+                " WHERE token_hash = ?",
+                (token_hash,),
+            ).fetchone()
+        return None if row is None else TokenRecord(*row)
+
+    def tokens(self) -> list[TokenRecord]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT name, role, token_hash, created_at, revoked_at FROM tokens ORDER BY name"
+            ).fetchall()
+        return [TokenRecord(*row) for row in rows]
+
+    def revoke_token(self, name: str, revoked_at: str) -> bool:
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+                (revoked_at, name),
+            )
+            return cursor.rowcount == 1
 
     def close(self) -> None:
         with self._lock:

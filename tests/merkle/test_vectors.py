@@ -1,17 +1,10 @@
-"""Known-answer tests: RFC 6962 vectors from transparency-dev/merkle and C2SP CCTV.
-
-The vectors live in ``data/rfc6962-vectors.json``; its header says where each
-set comes from. Leaf indices there are 0-based.
-"""
+"""Known-answer tests: RFC 6962 vectors from transparency-dev/merkle and C2SP CCTV."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.merkle.stored_tree import StoredTree
 
 from ledger.errors import ProofInvalid
 from ledger.merkle import (
@@ -25,13 +18,8 @@ from ledger.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-
-VECTORS: dict[str, Any] = json.loads(
-    (Path(__file__).parent / "data" / "rfc6962-vectors.json").read_text(encoding="utf-8")
-)
-LEAVES = [bytes.fromhex(x) for x in VECTORS["leaves_hex"]]
-CCTV = VECTORS["cctv_secondary"]
-CCTV_LEAVES = [bytes([c]) for c in b"abcdefghijklmnop"]
+from tests.merkle.stored_tree import StoredTree
+from tests.merkle.vectors import CCTV, CCTV_LEAVES, LEAVES, VECTORS
 
 
 def _hexes(values: list[bytes]) -> list[str]:

@@ -1,0 +1,75 @@
+"""The README's commands and transcript run as written."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+BIN = Path(sys.executable).parent
+
+
+def _blocks(lang: str) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", README, flags=re.DOTALL)
+
+
+def _run(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("LEDGER_DB", None)
+    env.pop("LEDGER_KEY_DIR", None)
+    return subprocess.run(
+        ["bash", "-c", command], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def _pattern(expected: str) -> re.Pattern[str]:
+    parts = [re.escape(piece) for piece in expected.split("…")]
+    return re.compile("[^\n]*".join(parts))
+
+
+def test_readme_gives_exactly_two_setup_commands_and_marks_the_test_command() -> None:
+    setup = README.split("## Set up on a fresh machine", 1)[1].split("\n## ", 1)[0]
+    assert len(re.findall(r"```sh\n", setup)) == 2
+    assert "<!-- test-command -->\n```sh\n" in setup
+
+
+def test_the_test_command_is_what_ci_runs() -> None:
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "test-command" in ci
+    command = README.split("<!-- test-command -->\n```sh\n", 1)[1].split("\n", 1)[0]
+    assert "pytest" in command
+    assert "pip install" in command
+
+
+def test_the_main_command_runs_on_a_fresh_directory(tmp_path: Path) -> None:
+    command = _blocks("sh")[0].strip()
+    assert command.startswith("python3 -m venv .venv && .venv/bin/pip install -q -e . && ")
+    rest = command.split(" && ", 2)[2].replace(".venv/bin/", "")
+    result = _run(rest, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "ok: 1 events verified" in result.stdout
+
+
+def test_the_tour_transcript_matches_real_output(tmp_path: Path) -> None:
+    (transcript,) = _blocks("console")
+    steps = re.split(r"^\$ ", transcript, flags=re.MULTILINE)[1:]
+    assert len(steps) >= 5
+    for step in steps:
+        command, _, expected = step.partition("\n")
+        result = _run(command, tmp_path)
+        assert result.returncode == 0, f"{command}\n{result.stderr}"
+        assert _pattern(expected.rstrip("\n")).fullmatch(result.stdout.rstrip("\n")), (
+            f"$ {command}\n--- expected\n{expected}--- got\n{result.stdout}"
+        )
+
+
+@pytest.mark.parametrize("doc", ["architecture.md", "errors.md", "benchmarks.md", "events.md"])
+def test_every_linked_document_exists(doc: str) -> None:
+    assert f"docs/{doc}" in README
+    assert (ROOT / "docs" / doc).exists()
