@@ -49,6 +49,7 @@ Upcast = Callable[[dict[str, object]], dict[str, object]]
 _TYPE_NAME = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 _SUBJECT_KIND = re.compile(r"[a-z][a-z0-9_-]{0,63}(@version)?")
 _MAX_MESSAGE = 300
+_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 _PLAIN_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 # jsonschema only checks "date-time" and "uri" when optional extras are
@@ -126,8 +127,8 @@ def _format_checker() -> FormatChecker:
 
 
 def _one_line(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= _MAX_MESSAGE else flat[: _MAX_MESSAGE - 1] + "…"
+    flat = text.replace("\r", " ").replace("\n", " ")
+    return flat if len(flat) <= _MAX_MESSAGE else flat[: _MAX_MESSAGE - 3] + "..."
 
 
 def _child(path: str, key: str) -> str:
@@ -210,14 +211,16 @@ def _event_type(name: str, schema: Mapping[str, object]) -> EventType:
 class Catalogue:
     """Every event type the ledger accepts, with a ready validator for each.
 
-    Build one with :meth:`from_schemas`. Validators are compiled once, there;
-    validation itself allocates nothing per type. Upcasts are registered after
-    construction by the composition root, before the catalogue is shared.
+    Build one with :meth:`from_schemas`, which compiles every validator once,
+    up front. Upcasts are registered afterwards by the composition root, before
+    the catalogue is shared; after that it is only read, so threads may share it.
     """
 
     __slots__ = ("_types", "_upcasts", "_validators")
 
-    def __init__(self, types: Mapping[str, EventType], validators: Mapping[str, _Validator]):
+    def __init__(
+        self, types: Mapping[str, EventType], validators: Mapping[str, _Validator]
+    ) -> None:
         """Prefer :meth:`from_schemas`; this trusts its arguments."""
         self._types = dict(sorted(types.items()))
         self._validators = dict(validators)
@@ -227,6 +230,9 @@ class Catalogue:
     def from_schemas(cls, schemas: Mapping[str, Mapping[str, object]]) -> Catalogue:
         """Build the catalogue from parsed schemas, keyed by event type name.
 
+        The schemas are deep-copied, so later changes to the caller's objects
+        cannot change what the catalogue validates.
+
         Raises:
             ValueError: a schema is not a valid draft 2020-12 schema or its
                 ``x-ledger`` metadata is missing or wrong (a packaging bug, so
@@ -235,12 +241,16 @@ class Catalogue:
         checker = _format_checker()
         types: dict[str, EventType] = {}
         validators: dict[str, _Validator] = {}
-        for name, schema in schemas.items():
+        for name, given in schemas.items():
+            schema = copy.deepcopy(dict(given))
             types[name] = _event_type(name, schema)
+            dialect = schema.get("$schema", _DIALECT)
+            if dialect != _DIALECT:
+                raise ValueError(f"{name}: $schema must be {_DIALECT!r}, not {dialect!r}")
             try:
                 Draft202012Validator.check_schema(schema)
             except SchemaError as exc:
-                raise ValueError(f"{name}: not a valid JSON Schema: {exc}") from exc
+                raise ValueError(f"{name}: not a valid JSON Schema: {exc.message}") from exc
             validators[name] = Draft202012Validator(schema, format_checker=checker)
         return cls(types, validators)
 

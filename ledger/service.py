@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from ledger.canonical import canonical_bytes, parse_json
 from ledger.chain import BreakKind, ChainReport, ChainVerifier, seal
 from ledger.checkpoint import Checkpoint, sign_checkpoint
-from ledger.errors import Conflict, InvalidEvent, NotFound
+from ledger.catalogue import Catalogue
+from ledger.errors import Conflict, Forbidden, InvalidEvent, LedgerError, NotFound
 from ledger.events import Event, EventDraft, format_time
 from ledger.merkle import (
     EMPTY_ROOT,
@@ -70,8 +71,10 @@ class Ledger:
         maintain_tree: bool = True,
         signer: Signer | None = None,
         origin: str | None = None,
+        catalogue: Catalogue | None = None,
     ) -> None:
         self.store = store
+        self.catalogue = catalogue
         self.signer = signer
         self.origin = origin or (signer.key_name if signer else "rollout-ledger.local/ledger")
         self._clock = clock
@@ -82,7 +85,9 @@ class Ledger:
 
     # ---- appending -------------------------------------------------------------
 
-    def append(self, drafts: Sequence[EventDraft], actor: str) -> list[Appended]:
+    def append(
+        self, drafts: Sequence[EventDraft], actor: str, *, role: str | None = None
+    ) -> list[Appended]:
         """Append a batch, all or nothing, in order; return one acknowledgement per draft.
 
         A draft whose ``id`` is already in the ledger with identical content
@@ -90,7 +95,16 @@ class Ledger:
         acknowledged with the original seq and hash and not appended again.
         Acknowledgement happens only after the durable commit.
 
+        With a catalogue, every draft must be a known type whose subject and
+        payload match its schema, and ``role`` (the credential's role; None for
+        a trusted local caller such as the CLI on the database file) must be
+        allowed to append it. ``policy.denied`` is the ledger's own record and
+        no caller may append it.
+
         Raises:
+            Forbidden: ``role`` may not append one of the types.
+            SchemaViolation, InvalidEvent: a draft fails its catalogue entry;
+                ``field`` is prefixed with ``events[i]``.
             Conflict: an ``id`` exists with different content (nothing is appended).
             InvalidEvent: the batch is empty or over ``MAX_BATCH``.
             StoreError: the backend failed (nothing is appended).
@@ -99,6 +113,8 @@ class Ledger:
             raise InvalidEvent("the batch is empty", field="events")
         if len(drafts) > MAX_BATCH:
             raise InvalidEvent(f"a batch holds at most {MAX_BATCH} events", field="events")
+        if self.catalogue is not None:
+            self._check_catalogue(drafts, role)
         recorded_at = format_time(self._clock())
         given = [d.id for d in drafts if d.id is not None]
         with self.store.transaction() as tx:
@@ -146,6 +162,28 @@ class Ledger:
         if new:
             self._frontier = frontier
         return results
+
+    def _check_catalogue(self, drafts: Sequence[EventDraft], role: str | None) -> None:
+        catalogue = self.catalogue
+        assert catalogue is not None
+        for index, draft in enumerate(drafts):
+            where = f"events[{index}]" if len(drafts) > 1 else "event"
+            try:
+                allowed = catalogue.allowed_roles(draft.type)
+                if not allowed or (role is not None and role not in allowed):
+                    who = "no caller" if not allowed else f"role {role!r}"
+                    raise Forbidden(
+                        f"{where}.type: {who} may not append {draft.type}"
+                        + (f" (allowed: {', '.join(sorted(allowed))})" if allowed else ""),
+                        field=f"{where}.type",
+                    )
+                catalogue.check_subject(draft.type, draft.subject)
+                catalogue.validate(draft.type, draft.data)
+            except LedgerError as exc:
+                if isinstance(exc, Forbidden):
+                    raise
+                field = f"{where}.{exc.field}" if exc.field else where
+                raise type(exc)(f"{where}: {exc.message}", field=field) from None
 
     def _extend_tree(self, tx: WriteTransaction, head: Head, new: Sequence[Event]) -> _Frontier:
         cached = self._frontier

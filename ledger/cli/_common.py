@@ -17,6 +17,7 @@ from ledger.errors import (
     ChainBroken,
     CheckpointInvalid,
     Conflict,
+    Forbidden,
     InvalidEvent,
     LedgerError,
     NotFound,
@@ -25,6 +26,7 @@ from ledger.errors import (
     StoreError,
 )
 from ledger.keys import default_key_dir, load_signer
+from ledger.schema_files import load_catalogue
 from ledger.service import Ledger
 from ledger.store import EventStore, open_store
 
@@ -35,6 +37,7 @@ EXIT_CODES: dict[type[LedgerError], int] = {
     InvalidEvent: 2,
     Conflict: 3,
     PolicyDenied: 3,
+    Forbidden: 3,
     NotFound: 4,
     ChainBroken: 5,
     ProofInvalid: 5,
@@ -86,7 +89,9 @@ class Context:
         store = self.open()
         with errors():
             signer = load_signer(self.key_dir, required=signing)
-        return Ledger(store, signer=signer, origin=store.get_meta("origin"))
+        return Ledger(
+            store, signer=signer, origin=store.get_meta("origin"), catalogue=load_catalogue()
+        )
 
 
 pass_ctx = click.make_pass_decorator(Context)

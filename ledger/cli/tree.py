@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
+from ledger.chain import export_line
 from ledger.cli._common import Context, errors, pass_ctx, progress
+from ledger.errors import NotFound
 from ledger.keys import load_signer
+from ledger.receipt import format_receipt
 
 __all__ = ["COMMANDS"]
 
@@ -44,12 +48,55 @@ def proof() -> None:
 @proof.command("inclusion")
 @click.option("--seq", type=int, required=True, help="The event to prove.")
 @click.option("--tree-size", type=int, default=None, help="Tree size (default: the head).")
+@click.option(
+    "--receipt",
+    "receipt_file",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    help="Also write a self-contained receipt (c2sp.org/tlog-proof) against a signed checkpoint.",
+)
 @pass_ctx
-def proof_inclusion(ctx: Context, seq: int, tree_size: int | None) -> None:
+def proof_inclusion(
+    ctx: Context, seq: int, tree_size: int | None, receipt_file: Path | None
+) -> None:
     """Prove event SEQ is in the tree of TREE-SIZE events."""
     ledger = ctx.ledger()
+    if receipt_file is None:
+        with errors():
+            click.echo(json.dumps(ledger.inclusion_proof(seq, tree_size).to_json(), indent=2))
+        return
     with errors():
-        click.echo(json.dumps(ledger.inclusion_proof(seq, tree_size).to_json(), indent=2))
+        # A receipt is proven against a signed checkpoint: the latest stored one
+        # (or the stored one of --tree-size) when it covers SEQ, else a fresh one.
+        if tree_size is None:
+            latest = ledger.store.latest_checkpoint()
+            chosen = latest if latest is not None and latest.size >= seq else None
+        else:
+            kept = reversed(ledger.store.checkpoints())
+            chosen = next((c for c in kept if c.size == tree_size), None)
+        if chosen is None:
+            if not 1 <= seq <= ledger.head().seq:  # before signing a useless checkpoint
+                raise NotFound(f"seq: {seq} is not in the ledger", field="seq")
+            if tree_size is not None and tree_size != ledger.head().seq:
+                raise NotFound(
+                    f"--tree-size: no signed checkpoint of size {tree_size}; "
+                    "omit --tree-size to use the latest",
+                    field="tree_size",
+                )
+            ledger.checkpoint()  # signs and stores the current tree head
+            chosen = ledger.store.latest_checkpoint()
+            assert chosen is not None
+        inclusion = ledger.inclusion_proof(seq, chosen.size)
+        event = ledger.store.get(seq)
+        if event is None:
+            raise NotFound(f"seq: {seq} is not in the ledger", field="seq")
+        text = format_receipt(export_line(event), inclusion, chosen.note)
+        receipt_file.write_text(text, encoding="utf-8", newline="\n")
+    click.echo(json.dumps(inclusion.to_json(), indent=2))
+    click.echo(
+        f"receipt for seq {seq} written to {receipt_file} (checkpoint size {chosen.size})",
+        err=True,
+    )
 
 
 @proof.command("consistency")

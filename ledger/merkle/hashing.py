@@ -9,9 +9,9 @@ front of every hashed input:
 - the tree with no leaves is ``SHA-256()`` of nothing.
 
 The prefixes make a leaf hash and an interior node hash different things
-even when the bytes behind them agree, which is what keeps a second
-preimage from passing a leaf off as a subtree (RFC 9162 section 2.1.1,
-"the leaf and node hashes are computed with different prefixes").
+even when the bytes behind them agree. RFC 9162 section 2.1.1 requires this
+domain separation for second-preimage resistance: without it, the two child
+hashes of a node could be passed off as a 64-byte leaf entry.
 
 Every other module of ``ledger.merkle`` hashes only through these names, so
 the hash rules live in one place. The module is pure: stdlib ``hashlib`` only.

@@ -127,16 +127,18 @@ def append_leaves(
     completed: Sequence[bytes] = leaf_hashes
     level = 0
     while completed:
+        # row[0] is node (level, (size >> level) rounded down to even).
         row = [old.pop(), *completed] if (size >> level) & 1 else completed
-        first = (size >> level) & ~1  # index of row[0] on this level; even
         if len(row) & 1:
             kept.append(row[-1])
         # RFC 9162 2.1.1: parent = SHA-256(0x01 || left || right); inlined
-        # rather than calling node_hash because this runs once per leaf.
-        completed = [sha256(prefix + a + b).digest() for a, b in zip(row[::2], row[1::2])]
+        # rather than calling node_hash because this runs once per leaf. An
+        # odd one out was kept above, so zip may drop it.
+        pairs = zip(row[::2], row[1::2], strict=False)
+        completed = [sha256(prefix + a + b).digest() for a, b in pairs]
         level += 1
         if completed:
-            start = first >> 1
+            start = size >> level  # the parent of row[0]
             nodes.extend(zip(repeat(level), range(start, start + len(completed)), completed))
     kept.reverse()
     return AppendResult(frontier=old + kept, size=size + len(leaf_hashes), nodes=nodes)

@@ -113,7 +113,8 @@ def test_the_event_type_entry_exposes_the_schema_metadata(catalogue: Catalogue) 
         ("approver", "admin"),
     )
     assert entry.description == RAW["deployment.decided"]["description"]
-    assert entry.schema is RAW["deployment.decided"]
+    assert entry.schema == RAW["deployment.decided"]
+    assert entry.schema is not RAW["deployment.decided"]
 
 
 def _with(type_name: str, path: str, value: object) -> dict[str, object]:
@@ -348,12 +349,25 @@ def test_a_payload_that_is_not_an_object_is_rejected_at_data(catalogue: Catalogu
     )
 
 
-def test_an_unusual_map_key_is_quoted_in_the_field_path(catalogue: Catalogue) -> None:
+def test_a_map_key_that_is_not_a_plain_name_is_quoted_in_the_field_path(
+    catalogue: Catalogue,
+) -> None:
+    data = example("model.version.registered")
+    data["parameters"] = {"learning rate": [0.1]}
+    with pytest.raises(SchemaViolation) as caught:
+        catalogue.validate("model.version.registered", data)
+    assert caught.value.field == "data.parameters['learning rate']"
+
+
+def test_a_metric_name_that_breaks_the_naming_rule_is_reported_at_its_map(
+    catalogue: Catalogue,
+) -> None:
     data = example("test.result.recorded")
-    data["metrics"] = {"auc@1%": "high"}
+    data["metrics"] = {"auc @1%": 0.9}
     with pytest.raises(SchemaViolation) as caught:
         catalogue.validate("test.result.recorded", data)
-    assert caught.value.field == "data.metrics"  # the key itself breaks propertyNames
+    assert caught.value.field == "data.metrics"
+    assert caught.value.message.startswith("data.metrics: 'auc @1%' does not match")
 
 
 def test_the_same_bad_payload_always_reports_the_same_error(catalogue: Catalogue) -> None:
@@ -546,7 +560,12 @@ def test_register_upcast_refuses_a_step_at_or_past_the_current_version_or_twice(
             "demo.measured: x-ledger.roles names unknown roles ['root']",
         ),
         ({"description": ""}, "demo.measured: schema has no description"),
-        ({"type": "thing"}, "demo.measured: not a valid JSON Schema: "),
+        (
+            {"$schema": "http://json-schema.org/draft-07/schema#"},
+            "demo.measured: $schema must be 'https://json-schema.org/draft/2020-12/schema', "
+            "not 'http://json-schema.org/draft-07/schema#'",
+        ),
+        ({"type": "thing"}, "demo.measured: not a valid JSON Schema: 'thing' is not valid"),
     ],
 )
 def test_a_broken_schema_fails_when_the_catalogue_is_built(

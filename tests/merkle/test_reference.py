@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ledger.merkle import (
@@ -74,6 +74,7 @@ def test_the_reference_reproduces_the_known_answers() -> None:
         assert [h.hex() for h in got] == case["proof_hex"]
 
 
+@settings(max_examples=300, deadline=None)
 @given(st.lists(st.integers(0, 700), max_size=10))
 @example([BIG_SIZE])
 @example([1] * 70)
@@ -106,6 +107,7 @@ def test_appending_in_any_batches_reports_each_reference_node_once_when_it_compl
     assert stored == REFERENCE.perfect_nodes(tree.size)
 
 
+@settings(deadline=None)
 @given(st.integers(0, BIG_SIZE))
 @example(0)
 @example(1024)
@@ -116,6 +118,7 @@ def test_the_root_at_any_size_from_stored_nodes_equals_the_reference_root(size: 
     assert len(get_node.calls) == size.bit_count()
 
 
+@settings(max_examples=1000, deadline=None)
 @given(index_and_size())
 @example((0, 1))
 @example((1023, 1024))
@@ -133,6 +136,7 @@ def test_every_inclusion_proof_equals_the_reference_path_and_verifies(
     verify_inclusion(leaf, index, size, built, reference_root(size))
 
 
+@settings(max_examples=1000, deadline=None)
 @given(two_sizes())
 @example((1, 1))
 @example((1, BIG_SIZE))
@@ -148,7 +152,22 @@ def test_every_consistency_proof_equals_the_reference_proof_and_verifies(
     verify_consistency(size1, size2, built, reference_root(size1), reference_root(size2))
 
 
+@settings(deadline=None)
 @given(st.integers(0, BIG_SIZE))
 def test_consistency_from_the_empty_tree_is_the_empty_proof(size: int) -> None:
     assert consistency_proof(0, size, big_tree().fetcher(size)) == []
     verify_consistency(0, size, [], EMPTY_ROOT, reference_root(size))
+
+
+def test_every_proof_of_every_tree_up_to_sixty_four_leaves_equals_the_reference() -> None:
+    tree = big_tree()
+    for size in range(1, 65):
+        get_node = tree.fetcher(size)
+        for index in range(size):
+            assert inclusion_proof(index, size, get_node) == path(
+                index, range(size), REFERENCE.mth_of
+            ), (index, size)
+        for size1 in range(1, size + 1):
+            built = consistency_proof(size1, size, get_node)
+            assert built == proof(size1, range(size), REFERENCE.mth_of), (size1, size)
+            verify_consistency(size1, size, built, reference_root(size1), reference_root(size))

@@ -1,0 +1,886 @@
+"""Benchmark the ledger's append and verify against their limits (issue 2, "Speed").
+
+Usage::
+
+    python scripts/bench_append.py                 # full run: 200k events, RSS at 100k and 1M
+    python scripts/bench_append.py --quick         # a smaller run (20k events, RSS at 100k only)
+    python scripts/bench_append.py --skip-1m --out-json bench.json
+    python scripts/bench_append.py --profile       # also cProfile one batched append and verify
+
+One run measures, on the same machine and the same scratch directory:
+
+(a) the limit: raw ``sqlite3`` ``executemany`` of the very rows the ledger
+    stores (same columns, same canonical bytes) into a bare WAL table with the
+    indexes the ledger needs (unique id, subject, type), ``synchronous=FULL``,
+    1,000 rows per ``BEGIN IMMEDIATE`` transaction;
+(b) ``Ledger.append`` in batches of 1,000 from the clients' JSON objects
+    (``draft_from_json``: envelope checks and RFC 8785 canonicalization; then
+    sealing, hashing, the durable commit and Merkle maintenance), the same with
+    ``maintain_tree=False`` to price the tree, and one N-event JSONL file through
+    ``rollout-ledger append --file`` (a subprocess; the time includes process
+    start) and through the library reading the file the way the CLI does;
+(c) one event per durable transaction, ledger against raw one-row inserts;
+(d) the ``eventsourcing`` library on its SQLite recorder, 1,000 events per
+    ``Application.save`` of one aggregate;
+(e) ``Ledger.verify`` against raw chained SHA-256 over the same stored bytes,
+    and the peak RSS of ``rollout-ledger verify`` at 100k and 1M events.
+
+Each figure is the median of 3 timed runs after a warm-up run, each run on a
+fresh database file. Nothing here is a test: the numbers go to
+docs/benchmarks.md by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import functools
+import hashlib
+import io
+import json
+import os
+import platform
+import pstats
+import random
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run from a checkout without installing the package
+    sys.path.insert(0, str(ROOT))
+
+import orjson  # noqa: E402
+
+from ledger import canonical as _canonical  # noqa: E402
+from ledger.chain import seal  # noqa: E402
+from ledger.events import draft_from_json  # noqa: E402
+from ledger.service import MAX_BATCH, Ledger  # noqa: E402
+from ledger.store import open_store  # noqa: E402
+
+__all__ = ["main"]
+
+ACTOR = "pipeline:ci-bench"
+TYPE = "test.result.recorded"
+BATCH = 1_000
+RUNS = 3
+SEED = 20261125
+SLOW_PATH_SHARE = 0.05
+"""Share of payloads holding a float the orjson fast path does not cover (see conditions)."""
+
+TARGETS = {
+    "batched_vs_raw": 0.70,
+    "batched_vs_eventsourcing": 1.5,
+    "single_vs_raw_single": 0.70,
+    "verify_vs_raw_sha": 0.50,
+}
+
+_RAW_SCHEMA = [
+    """CREATE TABLE events (
+        seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
+        subject TEXT NOT NULL, actor TEXT NOT NULL, occurred_at TEXT NOT NULL,
+        recorded_at TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL,
+        body BLOB NOT NULL)""",
+    "CREATE INDEX events_subject ON events(subject)",
+    "CREATE INDEX events_type ON events(type)",
+]
+_RAW_INSERT = (
+    "INSERT INTO events (seq, id, type, subject, actor, occurred_at, recorded_at,"
+    " prev_hash, hash, body) VALUES (?,?,?,?,?,?,?,?,?,?)"
+)
+
+
+# ---- the workload ----------------------------------------------------------------
+
+_MODELS = [
+    "fraud-detector", "churn-predictor", "credit-risk", "search-ranker", "ad-ctr",
+    "doc-embedder", "demand-forecast", "anomaly-scorer", "support-router", "price-optimizer",
+]  # fmt: skip
+_SUITES = [
+    "offline-eval-holdout", "fairness-audit", "latency-budget", "shadow-compare",
+    "canary-analysis", "unit", "integration-smoke", "load-1k-rps", "drift-backtest",
+]  # fmt: skip
+_KINDS = ["unit", "integration", "end_to_end", "evaluation", "fairness", "latency", "load",
+          "shadow", "canary_analysis"]  # fmt: skip
+_METRICS = ["auc", "precision", "recall", "f1", "accuracy", "recall_at_1pct_fpr",
+            "calibration_error", "demographic_parity_gap", "latency_p50_ms", "latency_p99_ms",
+            "throughput_rps", "error_rate"]  # fmt: skip
+
+
+def subjects() -> list[str]:
+    """1,000 model versions: 100 models (10 families x 10) x 10 versions."""
+    out = []
+    for i in range(100):
+        name = f"{_MODELS[i % 10]}-{i // 10:02d}"
+        out += [f"model:{name}@{1 + v // 4}.{v % 4}.{(i + v) % 7}" for v in range(10)]
+    return out
+
+
+def make_payloads(n: int, seed: int = SEED) -> list[dict[str, Any]]:
+    """``n`` client JSON objects (what a JSONL line holds) of test.result.recorded events.
+
+    Varied per event; schema-valid against schema/events/test.result.recorded.json.
+    A share ``SLOW_PATH_SHARE`` carries one value the canonicalizer's orjson fast
+    path does not cover (an integral float such as 120.0, or a rate below 1e-4),
+    as real pipelines sometimes send.
+    """
+    rng = random.Random(seed)
+    subs = subjects()
+    out = []
+    for i in range(n):
+        subject = subs[rng.randrange(len(subs))]
+        model = subject[6:].split("@")[0]
+        names = rng.sample(_METRICS, rng.randint(2, 4))
+        metrics: dict[str, float] = {}
+        for name in names:
+            if name.endswith("_ms"):
+                metrics[name] = round(rng.uniform(4.0, 250.0), 3)
+            elif name == "throughput_rps":
+                metrics[name] = round(rng.uniform(200.0, 5000.0), 2)
+            else:
+                metrics[name] = round(rng.uniform(0.001, 0.999), 5)
+        if rng.random() < SLOW_PATH_SHARE:
+            if rng.random() < 0.5:
+                metrics["latency_p99_ms"] = float(rng.randint(20, 400))
+            else:
+                metrics["error_rate"] = round(rng.uniform(1e-6, 9e-5), 9)
+        thresholds = {
+            name: ({"min": round(metrics[name] * 0.9, 3)} if rng.random() < 0.7
+                   else {"max": round(metrics[name] * 1.2, 3)})
+            for name in names[: rng.randint(1, 3)]
+        }  # fmt: skip
+        run = rng.randrange(1, 99_999)
+        day = 1 + i % 28
+        data = {
+            "suite": rng.choice(_SUITES),
+            "kind": rng.choice(_KINDS),
+            "passed": rng.random() < 0.9,
+            "metrics": metrics,
+            "thresholds": thresholds,
+            "evidence_uri": f"https://ci.example.com/{model}/runs/{run}",
+            "run": f"run:github-actions/{run}",
+        }
+        out.append(
+            {
+                "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "type": TYPE,
+                "subject": subject,
+                "occurred_at": f"2026-11-{day:02d}T{i % 24:02d}:{i % 60:02d}:00.{i % 1000:03d}Z",
+                "data": data,
+            }
+        )
+    return out
+
+
+def batches(items: Sequence[Any], size: int = BATCH) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def sealed_rows(payloads: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """The exact rows the ledger would store for these payloads (untimed)."""
+    rows: list[tuple[Any, ...]] = []
+    prev = "0" * 64
+    recorded_at = "2026-11-25T14:02:00.000000Z"
+    for seq, payload in enumerate(payloads, start=1):
+        draft = draft_from_json(payload)
+        e = seal(draft, seq=seq, prev_hash=prev, actor=ACTOR, recorded_at=recorded_at,
+                 id=draft.id or "")  # fmt: skip
+        prev = e.hash
+        rows.append((e.seq, e.id, e.type, e.subject, e.actor, e.occurred_at, e.recorded_at,
+                     e.prev_hash, e.hash, e.body))  # fmt: skip
+    return rows
+
+
+# ---- timing helpers --------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    """One measure: events per second is events / median seconds."""
+
+    key: str
+    label: str
+    events: int
+    seconds: list[float] = field(default_factory=list)
+    note: str = ""
+    failed: str | None = None
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds) if self.seconds else float("nan")
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.median if self.seconds else float("nan")
+
+
+class Scratch:
+    """Fresh database paths in one scratch directory, removed as we go."""
+
+    def __init__(self, base: Path) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="bench-append-", dir=base))
+        self._n = 0
+
+    def path(self, stem: str) -> Path:
+        self._n += 1
+        return self.dir / f"{self._n:03d}-{stem}.db"
+
+    @staticmethod
+    def drop(path: Path) -> None:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{path}{suffix}")
+        keys = path.parent / f"{path.name}.keys"
+        if keys.exists():
+            shutil.rmtree(keys)
+
+
+@dataclass
+class Case:
+    """A measure to run: ``run`` times itself and returns seconds; ``warmup`` is untimed."""
+
+    result: Result
+    run: Callable[[], float]
+    warmup: Callable[[], Any] | None = None
+
+
+def measure(cases: Sequence[Case], runs: int, log: Callable[[str], None]) -> list[Result]:
+    """Warm each case up once, then time them in interleaved rounds (a, b, c, a, b, c, ...).
+
+    Interleaving puts the measures of one comparison under the same background
+    load and disk state, so their ratio is fairer than with back-to-back blocks.
+    A case that raises is reported as failed and skipped from then on.
+    """
+    for case in cases:
+        if case.warmup is not None:
+            try:
+                case.warmup()
+            except Exception as exc:  # report it on the measure and go on
+                case.result.failed = f"{type(exc).__name__}: {exc}"
+                log(f"  {case.result.label}: FAILED in warm-up: {case.result.failed}")
+    for i in range(runs):
+        for case in cases:
+            r = case.result
+            if r.failed:
+                continue
+            try:
+                seconds = case.run()
+            except Exception as exc:  # one broken measure must not hide the others
+                r.failed = f"{type(exc).__name__}: {exc}"
+                log(f"  {r.label}: FAILED {r.failed}")
+                continue
+            r.seconds.append(seconds)
+            log(f"  {r.label}: run {i + 1}/{runs} {r.events / seconds:,.0f} events/s")
+    return [case.result for case in cases]
+
+
+def loadavg() -> str:
+    with contextlib.suppress(OSError):
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return "n/a"
+
+
+# ---- (a) and (c): raw sqlite3 ------------------------------------------------------
+
+
+def _raw_connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    for statement in _RAW_SCHEMA:
+        conn.execute(statement)
+    return conn
+
+
+def raw_batched(scratch: Scratch, rows: Sequence[tuple[Any, ...]]) -> float:
+    path = scratch.path("raw-batched")
+    conn = _raw_connect(path)
+    start = time.perf_counter()
+    for chunk in batches(rows):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(_RAW_INSERT, chunk)
+        conn.execute("COMMIT")
+    seconds = time.perf_counter() - start
+    conn.close()
+    scratch.drop(path)
+    return seconds
+
+
+def raw_single(scratch: Scratch, rows: Sequence[tuple[Any, ...]]) -> float:
+    path = scratch.path("raw-single")
+    conn = _raw_connect(path)
+    start = time.perf_counter()
+    for row in rows:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(_RAW_INSERT, row)
+        conn.execute("COMMIT")
+    seconds = time.perf_counter() - start
+    conn.close()
+    scratch.drop(path)
+    return seconds
+
+
+# ---- (b) and (c): the ledger -------------------------------------------------------
+
+
+def ledger_batched(scratch: Scratch, payloads: Sequence[dict[str, Any]], *,
+                   maintain_tree: bool = True, keep: Path | None = None) -> float:  # fmt: skip
+    """Append ``payloads`` 1,000 per call; time drafting + append. ``keep`` keeps the file."""
+    path = keep or scratch.path("ledger-batched")
+    store = open_store(path)
+    ledger = Ledger(store, maintain_tree=maintain_tree)
+    start = time.perf_counter()
+    for chunk in batches(payloads):
+        ledger.append([draft_from_json(p) for p in chunk], ACTOR)
+    seconds = time.perf_counter() - start
+    store.close()
+    if keep is None:
+        scratch.drop(path)
+    return seconds
+
+
+def ledger_single(scratch: Scratch, payloads: Sequence[dict[str, Any]]) -> float:
+    path = scratch.path("ledger-single")
+    store = open_store(path)
+    ledger = Ledger(store)
+    start = time.perf_counter()
+    for payload in payloads:
+        ledger.append([draft_from_json(payload)], ACTOR)
+    seconds = time.perf_counter() - start
+    store.close()
+    scratch.drop(path)
+    return seconds
+
+
+def write_jsonl(path: Path, payloads: Sequence[dict[str, Any]]) -> None:
+    with open(path, "wb") as out:
+        for payload in payloads:
+            out.write(orjson.dumps(payload) + b"\n")
+
+
+def _cli() -> list[str]:
+    exe = shutil.which("rollout-ledger", path=str(Path(sys.executable).parent))
+    return [exe] if exe else [sys.executable, "-m", "ledger"]
+
+
+def cli_file(scratch: Scratch, jsonl: Path) -> float:
+    """``rollout-ledger init`` (untimed), then time ``rollout-ledger append --file``."""
+    path = scratch.path("cli-file")
+    env = {**os.environ, "LEDGER_KEY_DIR": f"{path}.keys"}
+    subprocess.run([*_cli(), "--db", str(path), "init"], check=True, env=env,
+                   stdout=subprocess.DEVNULL)  # fmt: skip
+    start = time.perf_counter()
+    done = subprocess.run([*_cli(), "--db", str(path), "append", "--file", str(jsonl)],
+                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    seconds = time.perf_counter() - start
+    scratch.drop(path)
+    if done.returncode != 0:
+        raise RuntimeError(f"exit {done.returncode}: {done.stderr.decode().strip()}")
+    return seconds
+
+
+def library_file(scratch: Scratch, jsonl: Path) -> float:
+    """What ``append --file`` does, in-process: parse every line, one all-or-nothing append."""
+    from ledger.canonical import parse_json
+
+    path = scratch.path("library-file")
+    store = open_store(path)
+    ledger = Ledger(store)
+    start = time.perf_counter()
+    with open(jsonl, "rb") as source:
+        drafts = [draft_from_json(parse_json(line)) for line in source if line.strip()]
+    ledger.append(drafts, ACTOR)
+    seconds = time.perf_counter() - start
+    store.close()
+    scratch.drop(path)
+    return seconds
+
+
+# ---- (d) eventsourcing -------------------------------------------------------------
+
+
+@functools.cache
+def _result_log_class() -> type:
+    """The aggregate, made once: eventsourcing registers each class under its topic."""
+    from eventsourcing.domain import Aggregate, event
+
+    class ResultLog(Aggregate):  # type: ignore[misc]
+        """Test results of a model version; each ``record`` triggers one Recorded event."""
+
+        @event("Recorded")
+        def record(self, payload: dict[str, Any]) -> None:
+            pass
+
+    return ResultLog
+
+
+def eventsourcing_batched(scratch: Scratch, payloads: Sequence[dict[str, Any]]) -> float:
+    """One aggregate triggers 1,000 events per ``app.save(aggregate)``.
+
+    The Application is configured with PERSISTENCE_MODULE=eventsourcing.sqlite and
+    SQLITE_DBNAME=<file> (passed as its ``env``, which overrides os.environ), so the
+    path is the library's own: domain event objects, its JSON transcoder, its
+    SQLiteApplicationRecorder (WAL; SQLite's default synchronous, FULL here).
+    """
+    from eventsourcing.application import Application
+
+    result_log = _result_log_class()
+    path = scratch.path("eventsourcing")
+    app = Application(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                           "SQLITE_DBNAME": str(path)})  # fmt: skip
+    log = result_log()
+    app.save(log)
+    start = time.perf_counter()
+    for chunk in batches(payloads):
+        for payload in chunk:
+            log.record(payload)
+        app.save(log)
+    seconds = time.perf_counter() - start
+    app.close()
+    scratch.drop(path)
+    return seconds
+
+
+def eventsourcing_recorder(scratch: Scratch, rows: Sequence[tuple[Any, ...]]) -> float:
+    """Informational: the recorder alone, ``insert_events`` of pre-encoded StoredEvents
+    whose state is the same canonical bytes the ledger stores, 1,000 per call."""
+    from eventsourcing.persistence import StoredEvent
+    from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+
+    path = scratch.path("es-recorder")
+    datastore = SQLiteDatastore(str(path))
+    recorder = SQLiteApplicationRecorder(datastore)
+    recorder.create_table()
+    originator = uuid.uuid4()
+    stored = [StoredEvent(originator, row[0], "bench:Recorded", row[9]) for row in rows]
+    start = time.perf_counter()
+    for chunk in batches(stored):
+        recorder.insert_events(chunk)
+    seconds = time.perf_counter() - start
+    datastore.close()
+    scratch.drop(path)
+    return seconds
+
+
+# ---- (e) verify --------------------------------------------------------------------
+
+
+def ledger_verify(path: Path) -> float:
+    store = open_store(path)
+    ledger = Ledger(store)
+    start = time.perf_counter()
+    report = ledger.verify()
+    seconds = time.perf_counter() - start
+    store.close()
+    if not report.ok:
+        raise RuntimeError(f"verify failed: {report}")
+    return seconds
+
+
+def raw_chained_sha256(path: Path) -> float:
+    """The floor for verifying: stream (prev_hash, hash, body) in seq order from the same
+    file; for each row check hex(SHA-256(body)) == hash and prev_hash == the previous
+    row's hash (the link, since ``body`` holds prev_hash). No JSON, no Merkle tree."""
+    conn = sqlite3.connect(path)
+    start = time.perf_counter()
+    prev = "0" * 64
+    sha256 = hashlib.sha256
+    cursor = conn.execute("SELECT prev_hash, hash, body FROM events ORDER BY seq")
+    n = 0
+    while rows := cursor.fetchmany(1000):
+        for prev_hash, digest, body in rows:
+            if prev_hash != prev or sha256(body).hexdigest() != digest:
+                raise RuntimeError(f"raw chain broken at row {n + 1}")
+            prev = digest
+            n += 1
+    seconds = time.perf_counter() - start
+    conn.close()
+    return seconds
+
+
+def run_child(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, int, str]:
+    """Run ``cmd``; return (seconds, peak RSS in KiB of that child alone, exit code, stderr).
+
+    ``os.wait4`` gives the rusage of this one child, so earlier children (such as
+    a CLI append that held a whole file in memory) do not leak into the figure.
+    """
+    start = time.perf_counter()
+    with tempfile.TemporaryFile() as err:
+        child = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        return seconds, usage.ru_maxrss, child.returncode, err.read().decode().strip()
+
+
+# ---- profiling ---------------------------------------------------------------------
+
+
+def profile(label: str, events: int, fn: Callable[[], Any], top: int = 14) -> str:
+    """cProfile ``fn``; render the top functions by own time, in microseconds per event."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    fn()
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    total = sum(v[2] for v in stats.stats.values())  # type: ignore[attr-defined]
+    rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:top]  # type: ignore[attr-defined]
+    lines = [f"{label}: {total / events * 1e6:.2f} µs/event under cProfile (own time, top {top})",
+             f"  {'µs/event':>9} {'calls/event':>11}  function"]  # fmt: skip
+    for (file, line, name), (_cc, ncalls, tottime, _ct, _callers) in rows:
+        where = f"{Path(file).name}:{line}" if line else file
+        lines.append(f"  {tottime / events * 1e6:9.2f} {ncalls / events:11.2f}  {name} ({where})")
+    return "\n".join(lines)
+
+
+# ---- conditions --------------------------------------------------------------------
+
+
+def _version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def _cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def conditions(scratch: Scratch, payloads: Sequence[dict[str, Any]],
+               rows: Sequence[tuple[Any, ...]]) -> dict[str, Any]:  # fmt: skip
+    lines = [len(orjson.dumps(p)) + 1 for p in payloads]
+    datas = [len(orjson.dumps(p["data"], option=orjson.OPT_SORT_KEYS)) for p in payloads]
+    bodies = [len(r[9]) for r in rows]
+    slow = 0
+    for p in payloads:
+        try:
+            slow += not _canonical._check(p["data"])  # the fast-path test canonical_bytes uses
+        except Exception:  # noqa: BLE001 - a private helper; count it as slow if it changed
+            slow += 1
+    work = Path("/work")
+    same_fs = work.exists() and os.stat(scratch.dir).st_dev == os.stat(work).st_dev
+    probe = sqlite3.connect(":memory:")
+    return {
+        "nproc": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "cpu": _cpu_model(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "sqlite_compile": [o[0] for o in probe.execute("PRAGMA compile_options")
+                           if "SYNCHRONOUS" in o[0] or "THREADSAFE" in o[0]],  # fmt: skip
+        "packages": {n: _version(n) for n in ("rollout-ledger", "orjson", "rfc8785",
+                                              "eventsourcing", "sqlite-utils")},  # fmt: skip
+        "scratch_dir": str(scratch.dir),
+        "scratch_same_fs_as_work": same_fs,
+        "event_type": TYPE,
+        "subjects": len({p["subject"] for p in payloads}),
+        "jsonl_line_bytes_mean": round(statistics.mean(lines), 1),
+        "data_bytes_mean": round(statistics.mean(datas), 1),
+        "stored_body_bytes_mean": round(statistics.mean(bodies), 1),
+        "slow_path_share": round(slow / len(payloads), 4),
+    }
+
+
+# ---- the run -----------------------------------------------------------------------
+
+
+def _build(scratch: Scratch, payloads_for: Callable[[int], list[dict[str, Any]]], n: int,
+           stem: str, log: Callable[[str], None]) -> Path:  # fmt: skip
+    """A ledger of ``n`` events through the batched path, generated 100k at a time."""
+    path = scratch.path(stem)
+    store = open_store(path)
+    ledger = Ledger(store)
+    busy = 0.0
+    done = 0
+    while done < n:
+        chunk = payloads_for(min(100_000, n - done))
+        start = time.perf_counter()
+        for part in batches(chunk):
+            ledger.append([draft_from_json(p) for p in part], ACTOR)
+        busy += time.perf_counter() - start
+        done += len(chunk)
+        log(f"  built {done:,}/{n:,} events ({done / busy:,.0f} appended/s)")
+    store.close()
+    return path
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    def log(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    n, n_single = args.events, args.single
+    runs = 1 if args.runs is None and args.quick else (args.runs or RUNS)
+    scratch = Scratch(Path(args.dir))
+    log(f"generating {n:,} payloads ...")
+    payloads = make_payloads(n)
+    rows = sealed_rows(payloads)
+    warm = payloads[: min(2_000, n)]
+    warm_rows = rows[: len(warm)]
+    cond = conditions(scratch, payloads, rows)
+    cond.update(events=n, single_events=n_single, runs=runs, batch=BATCH)
+    results: dict[str, Result] = {}
+
+    def add(r: Result) -> Result:
+        results[r.key] = r
+        return r
+
+    loads: dict[str, str] = {"start": loadavg()}
+    log("(a), (b), (d): batched appends, interleaved rounds")
+    no_ids = [{k: v for k, v in p.items() if k != "id"} for p in payloads]
+    for r in measure([
+        Case(Result("raw_batched", "raw sqlite3 executemany, 1,000/txn", n),
+             lambda: raw_batched(scratch, rows), lambda: raw_batched(scratch, warm_rows)),
+        Case(Result("ledger_batched", "ledger append, 1,000/batch", n),
+             lambda: ledger_batched(scratch, payloads), lambda: ledger_batched(scratch, warm)),
+        Case(Result("ledger_batched_no_tree", "ledger append, 1,000/batch, no Merkle tree", n),
+             lambda: ledger_batched(scratch, payloads, maintain_tree=False),
+             lambda: ledger_batched(scratch, warm, maintain_tree=False)),
+        Case(Result("ledger_batched_no_ids", "ledger append, 1,000/batch, ledger-made ids", n,
+                    note="informational: no client ids, so no idempotency lookup"),
+             lambda: ledger_batched(scratch, no_ids)),
+        Case(Result("eventsourcing", "eventsourcing Application.save, 1,000 events/save", n),
+             lambda: eventsourcing_batched(scratch, payloads),
+             lambda: eventsourcing_batched(scratch, warm)),
+        Case(Result("eventsourcing_recorder", "eventsourcing recorder.insert_events only,"
+                    " pre-encoded, 1,000/call", n,
+                    note="informational: no domain objects, no transcoding"),
+             lambda: eventsourcing_recorder(scratch, rows),
+             lambda: eventsourcing_recorder(scratch, warm_rows)),
+    ], runs, log):  # fmt: skip
+        add(r)
+
+    log("(b) one JSONL file")
+    loads["file"] = loadavg()
+    jsonl = scratch.dir / "events.jsonl"
+    write_jsonl(jsonl, payloads)
+    file_cases = [
+        Case(Result("cli_file", f"rollout-ledger append --file ({n:,}-line JSONL)", n,
+                    note=f"time includes process start; MAX_BATCH is {MAX_BATCH:,}"),
+             lambda: cli_file(scratch, jsonl)),
+        Case(Result("library_file", f"library: parse the {n:,}-line file, one append", n),
+             lambda: library_file(scratch, jsonl)),
+    ]  # fmt: skip
+    if n > MAX_BATCH:  # the largest file the CLI accepts today, so there is a number either way
+        capped = scratch.dir / "events-capped.jsonl"
+        write_jsonl(capped, payloads[:MAX_BATCH])
+        file_cases += [
+            Case(Result("cli_file_capped", f"rollout-ledger append --file ({MAX_BATCH:,} lines)",
+                        MAX_BATCH, note="time includes process start"),
+                 lambda: cli_file(scratch, capped)),
+            Case(Result("library_file_capped", f"library: parse a {MAX_BATCH:,}-line file,"
+                        " one append", MAX_BATCH),
+                 lambda: library_file(scratch, capped)),
+        ]  # fmt: skip
+    for r in measure(file_cases, runs, log):
+        add(r)
+
+    log("(c) single-event durable appends, interleaved rounds")
+    loads["single"] = loadavg()
+    single = payloads[:n_single]
+    single_rows = rows[:n_single]
+    for r in measure([
+        Case(Result("raw_single", "raw sqlite3, 1 row per transaction", n_single),
+             lambda: raw_single(scratch, single_rows),
+             lambda: raw_single(scratch, single_rows[:200])),
+        Case(Result("ledger_single", "ledger append, 1 event per call", n_single),
+             lambda: ledger_single(scratch, single), lambda: ledger_single(scratch, single[:200])),
+    ], max(runs, 5) if not args.quick else runs, log):  # fmt: skip
+        add(r)
+
+    log("(e) verify, interleaved rounds")
+    loads["verify"] = loadavg()
+    kept = scratch.path("verify-source")
+    ledger_batched(scratch, payloads, keep=kept)
+    for r in measure([
+        Case(Result("ledger_verify", f"ledger verify ({n:,} events, in-process)", n),
+             lambda: ledger_verify(kept), lambda: ledger_verify(kept)),
+        Case(Result("raw_sha", "raw chained SHA-256 over the stored bytes", n),
+             lambda: raw_chained_sha256(kept), lambda: raw_chained_sha256(kept)),
+    ], runs, log):  # fmt: skip
+        add(r)
+    loads["end"] = loadavg()
+    cond["loadavg"] = loads
+
+    profiles: list[str] = []
+    if args.profile:
+        log("profiling (cProfile) one batched append and one verify")
+        profiles.append(profile("ledger append, 1,000/batch", n,
+                                lambda: ledger_batched(scratch, payloads)))  # fmt: skip
+        profiles.append(profile("ledger verify", n, lambda: ledger_verify(kept)))
+    scratch.drop(kept)
+
+    log("verify memory: rollout-ledger verify in a child process")
+    rss: list[dict[str, Any]] = []
+    base_s, base_kb, _, _ = run_child([sys.executable, "-c", "import ledger.cli, ledger.service"])
+    sizes = [s for s in args.rss_sizes if not (args.skip_1m and s >= 1_000_000)]
+    for size in sizes:
+        log(f"  building a {size:,}-event ledger (batched append)")
+
+        def more(k: int, _state: dict[str, int] = {"next": SEED + 1}) -> list[dict[str, Any]]:  # noqa: B006
+            _state["next"] += 1
+            return make_payloads(k, seed=_state["next"])
+
+        path = _build(scratch, more, size, f"rss-{size}", log)
+        env = {**os.environ, "LEDGER_KEY_DIR": f"{path}.keys"}
+        seconds, kb, code, err = run_child([*_cli(), "--db", str(path), "verify"], env=env)
+        rss.append({"events": size, "seconds": round(seconds, 2), "events_per_s": size / seconds,
+                    "peak_rss_mib": round(kb / 1024, 1), "exit": code, "stderr": err[-300:]})  # fmt: skip
+        log(f"  verify {size:,}: {seconds:.1f} s, peak RSS {kb / 1024:.1f} MiB, exit {code}")
+        scratch.drop(path)
+
+    shutil.rmtree(scratch.dir, ignore_errors=True)
+    return {
+        "conditions": cond,
+        "results": {k: {**asdict(r), "median_s": r.median, "events_per_s": r.rate}
+                    for k, r in results.items()},  # fmt: skip
+        "verify_rss": {"import_only_mib": round(base_kb / 1024, 1), "runs": rss},
+        "ratios": ratios(results),
+        "profiles": profiles,
+    }
+
+
+def ratios(results: dict[str, Result]) -> list[dict[str, Any]]:
+    def rate(key: str) -> float:
+        r = results.get(key)
+        return r.rate if r is not None and r.failed is None else float("nan")
+
+    checks = [
+        ("batched append / raw limit", "ledger_batched", "raw_batched", "batched_vs_raw"),
+        ("batched append / eventsourcing", "ledger_batched", "eventsourcing",
+         "batched_vs_eventsourcing"),  # fmt: skip
+        ("single append / raw single", "ledger_single", "raw_single", "single_vs_raw_single"),
+        ("verify / raw chained SHA-256", "ledger_verify", "raw_sha", "verify_vs_raw_sha"),
+        ("no-tree append / raw limit", "ledger_batched_no_tree", "raw_batched", None),
+        ("batched append / no-tree append", "ledger_batched", "ledger_batched_no_tree", None),
+        ("file via CLI / raw limit", "cli_file", "raw_batched", None),
+        ("file via library / raw limit", "library_file", "raw_batched", None),
+    ]
+    out = []
+    for label, num, den, target in checks:
+        value = rate(num) / rate(den)
+        goal = TARGETS.get(target) if target else None
+        out.append({"ratio": label, "value": value, "target": goal,
+                    "met": None if goal is None or value != value else value >= goal})  # fmt: skip
+    return out
+
+
+# ---- printing ----------------------------------------------------------------------
+
+
+def render(report: dict[str, Any]) -> str:
+    out = io.StringIO()
+    c = report["conditions"]
+    w = out.write
+    w("== conditions ==\n")
+    w(f"machine: {c['nproc']} CPUs ({c['cpus_usable']} usable), {c['cpu']}\n")
+    w(f"python {c['python']}, SQLite {c['sqlite']} {' '.join(c['sqlite_compile'])}\n")
+    w(f"packages: {', '.join(f'{k} {v}' for k, v in c['packages'].items())}\n")
+    w(f"scratch: {c['scratch_dir']} (same filesystem as /work: {c['scratch_same_fs_as_work']})\n")
+    w(f"events: {c['events']:,} {c['event_type']} over {c['subjects']} subjects; "
+      f"JSONL line {c['jsonl_line_bytes_mean']:.0f} B, data {c['data_bytes_mean']:.0f} B, "
+      f"stored body {c['stored_body_bytes_mean']:.0f} B (means); "
+      f"{c['slow_path_share']:.1%} of payloads off the orjson fast path\n")  # fmt: skip
+    w(f"batches of {c['batch']:,}; single-event runs of {c['single_events']:,}; "
+      f"median of {c['runs']} run(s) after a warm-up (single: of 5), measures of one comparison "
+      "interleaved; WAL, synchronous=FULL everywhere\n")
+    w(f"load average (1/5/15 min) at each phase: "
+      f"{'; '.join(f'{k} {v}' for k, v in c.get('loadavg', {}).items())}\n\n")
+    w("== events/s ==\n")
+    for key, r in report["results"].items():
+        value = f"FAILED: {r['failed']}" if r["failed"] else f"{r['events_per_s']:>12,.0f}"
+        spread = ""
+        if r["seconds"] and not r["failed"]:
+            rates = sorted(r["events"] / s for s in r["seconds"])
+            spread = f"  [{rates[0]:,.0f} .. {rates[-1]:,.0f}]" if len(rates) > 1 else ""
+        w(f"{r['label']:<62} {value}{spread}\n")
+        if r["note"]:
+            w(f"{'':<4}({r['note']})\n")
+    w("\n== ratios ==\n")
+    for q in report["ratios"]:
+        goal = f">= {q['target']:.2f}" if q["target"] is not None else ""
+        met = {True: "met", False: "MISSED", None: ""}[q["met"]]
+        w(f"{q['ratio']:<40} {q['value']:8.2f}  {goal:<8} {met}\n")
+    rss = report["verify_rss"]
+    w(f"\n== verify memory (rollout-ledger verify, child process; import alone "
+      f"{rss['import_only_mib']} MiB) ==\n")
+    for r in rss["runs"]:
+        w(f"{r['events']:>10,} events: peak RSS {r['peak_rss_mib']:7.1f} MiB, "
+          f"{r['seconds']:.1f} s ({r['events_per_s']:,.0f} events/s incl. start), exit {r['exit']}"
+          + (f" {r['stderr']}" if r["exit"] else "") + "\n")  # fmt: skip
+    for p in report["profiles"]:
+        w("\n" + p + "\n")
+    return out.getvalue()
+
+
+def _sizes(text: str) -> list[int]:
+    return [int(s.replace("_", "")) for s in text.split(",") if s.strip()]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("--events", type=int, default=None,
+                        help="events per batched measure (default 200,000; --quick: 20,000)")
+    parser.add_argument("--single", type=int, default=None,
+                        help="events per single-append measure (default 2,000; --quick: 300)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smaller run: 20k events, 1 run each, RSS at 100k only")
+    parser.add_argument("--runs", type=int, default=None, help=f"timed runs each (default {RUNS})")
+    parser.add_argument("--rss-sizes", type=_sizes, default=None,
+                        help="ledger sizes for the verify memory check (default 100000,1000000)")
+    parser.add_argument("--skip-1m", action="store_true", help="skip the 1M-event verify check")
+    parser.add_argument("--store", default="sqlite",
+                        help="store to benchmark: 'sqlite' (default) or a sqlite:/// URL; "
+                             "reserved for PostgreSQL later")
+    parser.add_argument("--dir", default=None,
+                        help="scratch directory (default: the system temp dir, if it is on the "
+                             "same filesystem as the repository, else the repository's parent)")
+    parser.add_argument("--profile", action="store_true",
+                        help="also cProfile one batched append and one verify (µs per event)")
+    parser.add_argument("--out-json", type=Path, default=None, help="also write the results here")
+    args = parser.parse_args(argv)  # fmt: skip
+
+    store = args.store
+    if not (store == "sqlite" or store.startswith("sqlite:")):
+        parser.exit(2, f"error: --store {store!r}: only the embedded SQLite store is benchmarked "
+                       "so far; PostgreSQL is reserved for the PostgreSQL store's issue\n")  # fmt: skip
+    if store.startswith("sqlite:///") and args.dir is None:
+        args.dir = store[len("sqlite:///"):] or None
+    if args.dir is None:
+        tmp = Path(tempfile.gettempdir())
+        args.dir = str(tmp if os.stat(tmp).st_dev == os.stat(ROOT).st_dev else ROOT.parent)
+    Path(args.dir).mkdir(parents=True, exist_ok=True)
+    args.events = args.events or (20_000 if args.quick else 200_000)
+    args.single = args.single or (300 if args.quick else 2_000)
+    if args.rss_sizes is None:
+        args.rss_sizes = [100_000] if args.quick else [100_000, 1_000_000]
+
+    report = run(args)
+    text = render(report)
+    print(text, end="")
+    if args.out_json:
+        args.out_json.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
