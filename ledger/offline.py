@@ -219,6 +219,8 @@ def verify_export(
                 if found is not None:
                     kind = BreakKind.REORDERED
                     reason = f"seq {expected} is at line {found}, after seq {event.seq}"
+            elif event.seq == expected - 1 and event.hash == chain.prev_hash:
+                reason = f"seq {event.seq} appears twice"
             return report(
                 ok=False,
                 checked=broken.checked,

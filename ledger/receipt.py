@@ -12,8 +12,9 @@ tool that reads that format can check the inclusion part::
     <the signed checkpoint note, verbatim>
 
 The spec's opaque ``extra`` line carries the event itself. It is not trusted as
-such: the leaf hash is recomputed from it (RFC 9162 section 2.1.1) and must lead
-to the signed root through the path, so an altered event fails the proof.
+such: the log entry is that line without its ``hash`` field (the event's
+canonical body), its leaf hash is recomputed (RFC 9162 section 2.1.1) and must
+lead to the signed root through the path, so an altered event fails the proof.
 Proofs SHOULD be stored with the file extension ``.tlog-proof``.
 
 Pure: text, proofs and keys arrive as arguments (STYLE.md 7.5).

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ledger.canonical import canonical_bytes, parse_json
-from ledger.chain import BreakKind, ChainReport, ChainVerifier, seal
-from ledger.checkpoint import Checkpoint, sign_checkpoint
 from ledger.catalogue import Catalogue
+from ledger.chain import BreakKind, ChainReport, seal
+from ledger.checkpoint import Checkpoint, sign_checkpoint
 from ledger.errors import Conflict, Forbidden, InvalidEvent, LedgerError, NotFound
 from ledger.events import Event, EventDraft, format_time
 from ledger.merkle import (
@@ -31,6 +31,7 @@ from ledger.merkle.proofs import ProofPlan
 from ledger.note import Signer
 from ledger.proofs import ConsistencyProof, InclusionProof
 from ledger.store.protocol import EventStore, Head, StoredCheckpoint, WriteTransaction
+from ledger.verification import verify_ledger
 
 __all__ = ["Appended", "Ledger", "system_clock"]
 
@@ -312,71 +313,31 @@ class Ledger:
 
     # ---- verifying -------------------------------------------------------------
 
-    def verify(self, progress: Callable[[int], None] | None = None) -> ChainReport:
+    def verify(
+        self, progress: Callable[[int], None] | None = None, *, workers: int = 1
+    ) -> ChainReport:
         """Re-hash the whole chain and check the Merkle tree, in constant memory.
 
-        Beyond the chain itself (see ChainVerifier), checks that the stored
-        Merkle root at the head equals the root recomputed from the events,
-        and that the latest stored checkpoint's size and root still hold, so a
-        ledger truncated after a checkpoint is caught.
+        Beyond the chain itself (see ChainVerifier), checks that the latest
+        stored checkpoint's size and root still hold (so a ledger truncated
+        after a checkpoint is caught) and that the stored Merkle tree's
+        frontier equals the one recomputed from the events. ``workers`` > 1
+        spreads large ledgers over processes (ledger.verification).
         """
-        verifier = ChainVerifier()
-        checkpoint = self.store.latest_checkpoint()
-        frontier: list[bytes] = []
-        size = 0
-        checkpoint_root: bytes | None = None
-        pending: list[bytes] = []
-        for event in self.store.read():
-            if not verifier.feed(event):
-                return verifier.report()
-            pending.append(leaf_hash(event.body))
-            if len(pending) >= 4096 or (checkpoint and size + len(pending) == checkpoint.size):
-                step = append_leaves(frontier, size, pending)
-                frontier, size, pending = list(step.frontier), step.size, []
-                if checkpoint and size == checkpoint.size:
-                    checkpoint_root = root_from_frontier(frontier)
-            if progress is not None and verifier.checked % 10_000 == 0:
-                progress(verifier.checked)
-        if pending:
-            step = append_leaves(frontier, size, pending)
-            frontier, size = list(step.frontier), step.size
-        report = verifier.report()
-        if progress is not None:
-            progress(report.checked)
-        if checkpoint is not None:
-            if checkpoint.size > size:
-                return ChainReport(
-                    False,
-                    report.checked,
-                    size + 1,
-                    BreakKind.TRUNCATED,
-                    f"the ledger holds {size} events but checkpoint {checkpoint.size} was signed",
-                    report.head_hash,
-                )
-            if checkpoint.size == 0:
-                checkpoint_root = root_from_frontier([])
-            if checkpoint_root != checkpoint.root_hash:
-                return ChainReport(
-                    False,
-                    report.checked,
-                    checkpoint.size,
-                    BreakKind.MERKLE_MISMATCH,
-                    f"the root of the first {checkpoint.size} events differs from the "
-                    "signed checkpoint",
-                    report.head_hash,
-                )
-        if self._maintain_tree and size:
-            ids = frontier_ids(size)
-            stored = self.store.merkle_nodes(ids)
-            if [stored.get(i) for i in ids] != frontier:
-                return ChainReport(
-                    False,
-                    report.checked,
-                    size,
-                    BreakKind.MERKLE_MISMATCH,
-                    "the stored Merkle tree does not match the events (run rebuild)",
-                    report.head_hash,
-                )
+        report, frontier = verify_ledger(self.store, workers=workers, progress=progress)
+        if not report.ok or not self._maintain_tree or not report.checked:
+            return report
+        ids = frontier_ids(report.checked)
+        stored = self.store.merkle_nodes(ids)
+        if [stored.get(i) for i in ids] != frontier:
+            return ChainReport(
+                False,
+                report.checked,
+                report.checked,
+                BreakKind.MERKLE_MISMATCH,
+                "the stored Merkle tree does not match the events (run rebuild)",
+                report.head_hash,
+            )
         return report
 
 

@@ -37,7 +37,9 @@ import contextlib
 import cProfile
 import functools
 import hashlib
+import inspect
 import io
+import itertools
 import json
 import os
 import platform
@@ -103,18 +105,53 @@ _RAW_INSERT = (
 # ---- the workload ----------------------------------------------------------------
 
 _MODELS = [
-    "fraud-detector", "churn-predictor", "credit-risk", "search-ranker", "ad-ctr",
-    "doc-embedder", "demand-forecast", "anomaly-scorer", "support-router", "price-optimizer",
-]  # fmt: skip
+    "fraud-detector",
+    "churn-predictor",
+    "credit-risk",
+    "search-ranker",
+    "ad-ctr",
+    "doc-embedder",
+    "demand-forecast",
+    "anomaly-scorer",
+    "support-router",
+    "price-optimizer",
+]
 _SUITES = [
-    "offline-eval-holdout", "fairness-audit", "latency-budget", "shadow-compare",
-    "canary-analysis", "unit", "integration-smoke", "load-1k-rps", "drift-backtest",
-]  # fmt: skip
-_KINDS = ["unit", "integration", "end_to_end", "evaluation", "fairness", "latency", "load",
-          "shadow", "canary_analysis"]  # fmt: skip
-_METRICS = ["auc", "precision", "recall", "f1", "accuracy", "recall_at_1pct_fpr",
-            "calibration_error", "demographic_parity_gap", "latency_p50_ms", "latency_p99_ms",
-            "throughput_rps", "error_rate"]  # fmt: skip
+    "offline-eval-holdout",
+    "fairness-audit",
+    "latency-budget",
+    "shadow-compare",
+    "canary-analysis",
+    "unit",
+    "integration-smoke",
+    "load-1k-rps",
+    "drift-backtest",
+]
+_KINDS = [
+    "unit",
+    "integration",
+    "end_to_end",
+    "evaluation",
+    "fairness",
+    "latency",
+    "load",
+    "shadow",
+    "canary_analysis",
+]
+_METRICS = [
+    "auc",
+    "precision",
+    "recall",
+    "f1",
+    "accuracy",
+    "recall_at_1pct_fpr",
+    "calibration_error",
+    "demographic_parity_gap",
+    "latency_p50_ms",
+    "latency_p99_ms",
+    "throughput_rps",
+    "error_rate",
+]
 
 
 def subjects() -> list[str]:
@@ -155,10 +192,13 @@ def make_payloads(n: int, seed: int = SEED) -> list[dict[str, Any]]:
             else:
                 metrics["error_rate"] = round(rng.uniform(1e-6, 9e-5), 9)
         thresholds = {
-            name: ({"min": round(metrics[name] * 0.9, 3)} if rng.random() < 0.7
-                   else {"max": round(metrics[name] * 1.2, 3)})
+            name: (
+                {"min": round(metrics[name] * 0.9, 3)}
+                if rng.random() < 0.7
+                else {"max": round(metrics[name] * 1.2, 3)}
+            )
             for name in names[: rng.randint(1, 3)]
-        }  # fmt: skip
+        }
         run = rng.randrange(1, 99_999)
         day = 1 + i % 28
         data = {
@@ -194,11 +234,24 @@ def sealed_rows(payloads: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
     recorded_at = "2026-11-25T14:02:00.000000Z"
     for seq, payload in enumerate(payloads, start=1):
         draft = draft_from_json(payload)
-        e = seal(draft, seq=seq, prev_hash=prev, actor=ACTOR, recorded_at=recorded_at,
-                 id=draft.id or "")  # fmt: skip
+        e = seal(
+            draft, seq=seq, prev_hash=prev, actor=ACTOR, recorded_at=recorded_at, id=draft.id or ""
+        )
         prev = e.hash
-        rows.append((e.seq, e.id, e.type, e.subject, e.actor, e.occurred_at, e.recorded_at,
-                     e.prev_hash, e.hash, e.body))  # fmt: skip
+        rows.append(
+            (
+                e.seq,
+                e.id,
+                e.type,
+                e.subject,
+                e.actor,
+                e.occurred_at,
+                e.recorded_at,
+                e.prev_hash,
+                e.hash,
+                e.body,
+            )
+        )
     return rows
 
 
@@ -291,75 +344,252 @@ def loadavg() -> str:
     return "n/a"
 
 
-# ---- (a) and (c): raw sqlite3 ------------------------------------------------------
+# ---- steppers: one system appending, one unit of work at a time -------------------
 
 
-def _raw_connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = FULL")
-    for statement in _RAW_SCHEMA:
-        conn.execute(statement)
-    return conn
+class Stepper:
+    """One system under test, opened on a fresh file, appending its items unit by unit.
+
+    ``step(i)`` appends unit ``i`` (a batch of 1,000, or a block of single-event
+    transactions) and returns the seconds it took; only that is timed.
+    """
+
+    def __init__(self, scratch: Scratch, stem: str, units: Sequence[Any]) -> None:
+        self.scratch = scratch
+        self.path = scratch.path(stem)
+        self.units = units
+
+    def step(self, i: int) -> float:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.scratch.drop(self.path)
 
 
-def raw_batched(scratch: Scratch, rows: Sequence[tuple[Any, ...]]) -> float:
-    path = scratch.path("raw-batched")
-    conn = _raw_connect(path)
-    start = time.perf_counter()
-    for chunk in batches(rows):
+class RawBatched(Stepper):
+    """(a) ``executemany`` of 1,000 pre-encoded rows in one BEGIN IMMEDIATE transaction."""
+
+    def __init__(self, scratch: Scratch, units: Sequence[Any]) -> None:
+        super().__init__(scratch, "raw", units)
+        self.conn = sqlite3.connect(self.path, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA synchronous = FULL")
+        for statement in _RAW_SCHEMA:
+            self.conn.execute(statement)
+
+    def step(self, i: int) -> float:
+        conn, start = self.conn, time.perf_counter()
         conn.execute("BEGIN IMMEDIATE")
-        conn.executemany(_RAW_INSERT, chunk)
+        conn.executemany(_RAW_INSERT, self.units[i])
         conn.execute("COMMIT")
-    seconds = time.perf_counter() - start
-    conn.close()
-    scratch.drop(path)
-    return seconds
+        return time.perf_counter() - start
+
+    def close(self) -> None:
+        self.conn.close()
+        super().close()
 
 
-def raw_single(scratch: Scratch, rows: Sequence[tuple[Any, ...]]) -> float:
-    path = scratch.path("raw-single")
-    conn = _raw_connect(path)
-    start = time.perf_counter()
-    for row in rows:
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute(_RAW_INSERT, row)
-        conn.execute("COMMIT")
-    seconds = time.perf_counter() - start
-    conn.close()
-    scratch.drop(path)
-    return seconds
+class RawSingle(RawBatched):
+    """(c) one row per BEGIN IMMEDIATE ... COMMIT; a unit is a block of rows."""
+
+    def step(self, i: int) -> float:
+        conn, start = self.conn, time.perf_counter()
+        for row in self.units[i]:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(_RAW_INSERT, row)
+            conn.execute("COMMIT")
+        return time.perf_counter() - start
 
 
-# ---- (b) and (c): the ledger -------------------------------------------------------
+@functools.cache
+def _catalogue() -> Any:
+    from ledger.schema_files import load_catalogue
+
+    return load_catalogue()
 
 
-def ledger_batched(scratch: Scratch, payloads: Sequence[dict[str, Any]], *,
-                   maintain_tree: bool = True, keep: Path | None = None) -> float:  # fmt: skip
-    """Append ``payloads`` 1,000 per call; time drafting + append. ``keep`` keeps the file."""
-    path = keep or scratch.path("ledger-batched")
-    store = open_store(path)
-    ledger = Ledger(store, maintain_tree=maintain_tree)
-    start = time.perf_counter()
-    for chunk in batches(payloads):
-        ledger.append([draft_from_json(p) for p in chunk], ACTOR)
-    seconds = time.perf_counter() - start
-    store.close()
-    if keep is None:
-        scratch.drop(path)
-    return seconds
+def make_ledger(store: Any, *, maintain_tree: bool = True, catalogue: bool = False) -> Ledger:
+    """A ledger as the composition root builds it: ``catalogue=True`` validates every draft
+    against schema/events/ (what the CLI and the API do); False is the bare library."""
+    if not catalogue:
+        return Ledger(store, maintain_tree=maintain_tree)
+    if "catalogue" not in inspect.signature(Ledger).parameters:
+        raise RuntimeError("this Ledger takes no catalogue")
+    return Ledger(store, maintain_tree=maintain_tree, catalogue=_catalogue())
 
 
-def ledger_single(scratch: Scratch, payloads: Sequence[dict[str, Any]]) -> float:
-    path = scratch.path("ledger-single")
-    store = open_store(path)
-    ledger = Ledger(store)
-    start = time.perf_counter()
-    for payload in payloads:
-        ledger.append([draft_from_json(payload)], ACTOR)
-    seconds = time.perf_counter() - start
-    store.close()
-    scratch.drop(path)
+class LedgerBatched(Stepper):
+    """(b) ``Ledger.append`` of 1,000 drafts built from the clients' JSON objects."""
+
+    def __init__(
+        self,
+        scratch: Scratch,
+        units: Sequence[Any],
+        *,
+        maintain_tree: bool = True,
+        catalogue: bool = False,
+        path: Path | None = None,
+    ) -> None:
+        super().__init__(scratch, "ledger", units)
+        if path is not None:
+            self.path = path
+        self.store = open_store(self.path)
+        self.ledger = make_ledger(self.store, maintain_tree=maintain_tree, catalogue=catalogue)
+
+    def step(self, i: int) -> float:
+        start = time.perf_counter()
+        self.ledger.append([draft_from_json(p) for p in self.units[i]], ACTOR)
+        return time.perf_counter() - start
+
+    def close(self) -> None:
+        self.store.close()
+        super().close()
+
+
+class LedgerSingle(LedgerBatched):
+    """(c) ``Ledger.append`` of one draft per call; a unit is a block of calls."""
+
+    def step(self, i: int) -> float:
+        ledger, start = self.ledger, time.perf_counter()
+        for payload in self.units[i]:
+            ledger.append([draft_from_json(payload)], ACTOR)
+        return time.perf_counter() - start
+
+
+@functools.cache
+def _result_log_class() -> type:
+    """The aggregate, made once: eventsourcing registers each class under its topic."""
+    from eventsourcing.domain import Aggregate, event
+
+    class ResultLog(Aggregate):  # type: ignore[misc]
+        """Test results of a model version; each ``record`` triggers one Recorded event."""
+
+        @event("Recorded")
+        def record(self, payload: dict[str, Any]) -> None:
+            pass
+
+    return ResultLog
+
+
+class EventsourcingSave(Stepper):
+    """(d) one aggregate triggers 1,000 events, then ``app.save(aggregate)``.
+
+    The Application is configured with PERSISTENCE_MODULE=eventsourcing.sqlite and
+    SQLITE_DBNAME=<file> (passed as its ``env``, which overrides os.environ), so the
+    path is the library's own: domain event objects, its JSON transcoder, its
+    SQLiteApplicationRecorder (WAL; SQLite's default synchronous, FULL in this build).
+    """
+
+    def __init__(self, scratch: Scratch, units: Sequence[Any]) -> None:
+        from eventsourcing.application import Application
+
+        super().__init__(scratch, "eventsourcing", units)
+        self.app = Application(
+            env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(self.path)}
+        )
+        self.log = _result_log_class()()
+        self.app.save(self.log)
+
+    def step(self, i: int) -> float:
+        log, start = self.log, time.perf_counter()
+        for payload in self.units[i]:
+            log.record(payload)
+        self.app.save(log)
+        return time.perf_counter() - start
+
+    def close(self) -> None:
+        self.app.close()
+        super().close()
+
+
+class EventsourcingRecorder(Stepper):
+    """Informational: ``recorder.insert_events`` of 1,000 pre-encoded StoredEvents whose
+    state is the same canonical bytes the ledger stores (no domain objects, no transcoding)."""
+
+    def __init__(self, scratch: Scratch, units: Sequence[Any]) -> None:
+        from eventsourcing.persistence import StoredEvent
+        from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+
+        super().__init__(scratch, "es-recorder", units)
+        self.datastore = SQLiteDatastore(str(self.path))
+        self.recorder = SQLiteApplicationRecorder(self.datastore)
+        self.recorder.create_table()
+        originator = uuid.uuid4()
+        self.units = [
+            [StoredEvent(originator, r[0], "bench:Recorded", r[9]) for r in unit] for unit in units
+        ]
+
+    def step(self, i: int) -> float:
+        start = time.perf_counter()
+        self.recorder.insert_events(self.units[i])
+        return time.perf_counter() - start
+
+    def close(self) -> None:
+        self.datastore.close()
+        super().close()
+
+
+@dataclass
+class Contender:
+    """A system in an interleaved comparison: how to open it on fresh data."""
+
+    result: Result
+    open: Callable[[Sequence[Any]], Stepper]
+    units: Sequence[Any]
+
+
+def interleave(
+    contenders: Sequence[Contender], runs: int, log: Callable[[str], None], warm_units: int = 2
+) -> list[Result]:
+    """Time the contenders unit by unit, taking turns (rotating who goes first).
+
+    Every run opens each contender on a fresh file; unit ``i`` of every contender
+    runs before unit ``i + 1`` of any, so all of them see the same background
+    load and disk latency (this machine is shared; fsync latency moves by 10x).
+    A warm-up run over the first ``warm_units`` units comes first and is discarded.
+    """
+    alive = list(contenders)
+    for run in range(-1, runs):
+        opened: list[tuple[Contender, Stepper]] = []
+        for c in alive:
+            try:
+                opened.append((c, c.open(c.units if run >= 0 else c.units[:warm_units])))
+            except Exception as exc:  # a broken contender must not hide the others
+                c.result.failed = f"{type(exc).__name__}: {exc}"
+                log(f"  {c.result.label}: FAILED to open: {c.result.failed}")
+        totals = [0.0] * len(opened)
+        failed: set[int] = set()
+        n_units = min(len(s.units) for _, s in opened) if opened else 0
+        for i in range(n_units):
+            for k in range(len(opened)):
+                j = (i + k) % len(opened)
+                if j in failed:
+                    continue
+                c, stepper = opened[j]
+                try:
+                    totals[j] += stepper.step(i)
+                except Exception as exc:
+                    c.result.failed = f"{type(exc).__name__}: {exc}"
+                    log(f"  {c.result.label}: FAILED: {c.result.failed}")
+                    failed.add(j)
+        for j, (c, stepper) in enumerate(opened):
+            with contextlib.suppress(Exception):
+                stepper.close()
+            if run >= 0 and j not in failed:
+                c.result.seconds.append(totals[j])
+                log(
+                    f"  run {run + 1}/{runs} {c.result.label}: "
+                    f"{c.result.events / totals[j]:,.0f} events/s"
+                )
+        alive = [c for c in alive if c.result.failed is None]
+    return [c.result for c in contenders]
+
+
+def build(scratch: Scratch, payloads: Sequence[dict[str, Any]], path: Path) -> float:
+    """Append ``payloads`` to the ledger at ``path`` 1,000 per call; keep the file."""
+    stepper = LedgerBatched(scratch, list(batches(payloads)), path=path)
+    seconds = sum(stepper.step(i) for i in range(len(stepper.units)))
+    stepper.store.close()
     return seconds
 
 
@@ -378,11 +608,16 @@ def cli_file(scratch: Scratch, jsonl: Path) -> float:
     """``rollout-ledger init`` (untimed), then time ``rollout-ledger append --file``."""
     path = scratch.path("cli-file")
     env = {**os.environ, "LEDGER_KEY_DIR": f"{path}.keys"}
-    subprocess.run([*_cli(), "--db", str(path), "init"], check=True, env=env,
-                   stdout=subprocess.DEVNULL)  # fmt: skip
+    subprocess.run(
+        [*_cli(), "--db", str(path), "init"], check=True, env=env, stdout=subprocess.DEVNULL
+    )
     start = time.perf_counter()
-    done = subprocess.run([*_cli(), "--db", str(path), "append", "--file", str(jsonl)],
-                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    done = subprocess.run(
+        [*_cli(), "--db", str(path), "append", "--file", str(jsonl)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     seconds = time.perf_counter() - start
     scratch.drop(path)
     if done.returncode != 0:
@@ -391,12 +626,13 @@ def cli_file(scratch: Scratch, jsonl: Path) -> float:
 
 
 def library_file(scratch: Scratch, jsonl: Path) -> float:
-    """What ``append --file`` does, in-process: parse every line, one all-or-nothing append."""
+    """What ``append --file`` does, in-process: parse every line, one all-or-nothing append
+    through a ledger with the catalogue (as the CLI composes it)."""
     from ledger.canonical import parse_json
 
     path = scratch.path("library-file")
     store = open_store(path)
-    ledger = Ledger(store)
+    ledger = make_ledger(store, catalogue=True)  # as the CLI composes it
     start = time.perf_counter()
     with open(jsonl, "rb") as source:
         drafts = [draft_from_json(parse_json(line)) for line in source if line.strip()]
@@ -408,69 +644,6 @@ def library_file(scratch: Scratch, jsonl: Path) -> float:
 
 
 # ---- (d) eventsourcing -------------------------------------------------------------
-
-
-@functools.cache
-def _result_log_class() -> type:
-    """The aggregate, made once: eventsourcing registers each class under its topic."""
-    from eventsourcing.domain import Aggregate, event
-
-    class ResultLog(Aggregate):  # type: ignore[misc]
-        """Test results of a model version; each ``record`` triggers one Recorded event."""
-
-        @event("Recorded")
-        def record(self, payload: dict[str, Any]) -> None:
-            pass
-
-    return ResultLog
-
-
-def eventsourcing_batched(scratch: Scratch, payloads: Sequence[dict[str, Any]]) -> float:
-    """One aggregate triggers 1,000 events per ``app.save(aggregate)``.
-
-    The Application is configured with PERSISTENCE_MODULE=eventsourcing.sqlite and
-    SQLITE_DBNAME=<file> (passed as its ``env``, which overrides os.environ), so the
-    path is the library's own: domain event objects, its JSON transcoder, its
-    SQLiteApplicationRecorder (WAL; SQLite's default synchronous, FULL here).
-    """
-    from eventsourcing.application import Application
-
-    result_log = _result_log_class()
-    path = scratch.path("eventsourcing")
-    app = Application(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                           "SQLITE_DBNAME": str(path)})  # fmt: skip
-    log = result_log()
-    app.save(log)
-    start = time.perf_counter()
-    for chunk in batches(payloads):
-        for payload in chunk:
-            log.record(payload)
-        app.save(log)
-    seconds = time.perf_counter() - start
-    app.close()
-    scratch.drop(path)
-    return seconds
-
-
-def eventsourcing_recorder(scratch: Scratch, rows: Sequence[tuple[Any, ...]]) -> float:
-    """Informational: the recorder alone, ``insert_events`` of pre-encoded StoredEvents
-    whose state is the same canonical bytes the ledger stores, 1,000 per call."""
-    from eventsourcing.persistence import StoredEvent
-    from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
-
-    path = scratch.path("es-recorder")
-    datastore = SQLiteDatastore(str(path))
-    recorder = SQLiteApplicationRecorder(datastore)
-    recorder.create_table()
-    originator = uuid.uuid4()
-    stored = [StoredEvent(originator, row[0], "bench:Recorded", row[9]) for row in rows]
-    start = time.perf_counter()
-    for chunk in batches(stored):
-        recorder.insert_events(chunk)
-    seconds = time.perf_counter() - start
-    datastore.close()
-    scratch.drop(path)
-    return seconds
 
 
 # ---- (e) verify --------------------------------------------------------------------
@@ -537,8 +710,10 @@ def profile(label: str, events: int, fn: Callable[[], Any], top: int = 14) -> st
     stats = pstats.Stats(profiler)
     total = sum(v[2] for v in stats.stats.values())  # type: ignore[attr-defined]
     rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:top]  # type: ignore[attr-defined]
-    lines = [f"{label}: {total / events * 1e6:.2f} µs/event under cProfile (own time, top {top})",
-             f"  {'µs/event':>9} {'calls/event':>11}  function"]  # fmt: skip
+    lines = [
+        f"{label}: {total / events * 1e6:.2f} µs/event under cProfile (own time, top {top})",
+        f"  {'µs/event':>9} {'calls/event':>11}  function",
+    ]
     for (file, line, name), (_cc, ncalls, tottime, _ct, _callers) in rows:
         where = f"{Path(file).name}:{line}" if line else file
         lines.append(f"  {tottime / events * 1e6:9.2f} {ncalls / events:11.2f}  {name} ({where})")
@@ -565,8 +740,9 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def conditions(scratch: Scratch, payloads: Sequence[dict[str, Any]],
-               rows: Sequence[tuple[Any, ...]]) -> dict[str, Any]:  # fmt: skip
+def conditions(
+    scratch: Scratch, payloads: Sequence[dict[str, Any]], rows: Sequence[tuple[Any, ...]]
+) -> dict[str, Any]:
     lines = [len(orjson.dumps(p)) + 1 for p in payloads]
     datas = [len(orjson.dumps(p["data"], option=orjson.OPT_SORT_KEYS)) for p in payloads]
     bodies = [len(r[9]) for r in rows]
@@ -574,7 +750,7 @@ def conditions(scratch: Scratch, payloads: Sequence[dict[str, Any]],
     for p in payloads:
         try:
             slow += not _canonical._check(p["data"])  # the fast-path test canonical_bytes uses
-        except Exception:  # noqa: BLE001 - a private helper; count it as slow if it changed
+        except Exception:  # a private helper; count the payload as slow if it changed
             slow += 1
     work = Path("/work")
     same_fs = work.exists() and os.stat(scratch.dir).st_dev == os.stat(work).st_dev
@@ -585,10 +761,15 @@ def conditions(scratch: Scratch, payloads: Sequence[dict[str, Any]],
         "cpu": _cpu_model(),
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
-        "sqlite_compile": [o[0] for o in probe.execute("PRAGMA compile_options")
-                           if "SYNCHRONOUS" in o[0] or "THREADSAFE" in o[0]],  # fmt: skip
-        "packages": {n: _version(n) for n in ("rollout-ledger", "orjson", "rfc8785",
-                                              "eventsourcing", "sqlite-utils")},  # fmt: skip
+        "sqlite_compile": [
+            o[0]
+            for o in probe.execute("PRAGMA compile_options")
+            if "SYNCHRONOUS" in o[0] or "THREADSAFE" in o[0]
+        ],
+        "packages": {
+            n: _version(n)
+            for n in ("rollout-ledger", "orjson", "rfc8785", "eventsourcing", "sqlite-utils")
+        },
         "scratch_dir": str(scratch.dir),
         "scratch_same_fs_as_work": same_fs,
         "event_type": TYPE,
@@ -603,8 +784,13 @@ def conditions(scratch: Scratch, payloads: Sequence[dict[str, Any]],
 # ---- the run -----------------------------------------------------------------------
 
 
-def _build(scratch: Scratch, payloads_for: Callable[[int], list[dict[str, Any]]], n: int,
-           stem: str, log: Callable[[str], None]) -> Path:  # fmt: skip
+def _build(
+    scratch: Scratch,
+    payloads_for: Callable[[int], list[dict[str, Any]]],
+    n: int,
+    stem: str,
+    log: Callable[[str], None],
+) -> Path:
     """A ledger of ``n`` events through the batched path, generated 100k at a time."""
     path = scratch.path(stem)
     store = open_store(path)
@@ -633,8 +819,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     log(f"generating {n:,} payloads ...")
     payloads = make_payloads(n)
     rows = sealed_rows(payloads)
-    warm = payloads[: min(2_000, n)]
-    warm_rows = rows[: len(warm)]
     cond = conditions(scratch, payloads, rows)
     cond.update(events=n, single_events=n_single, runs=runs, batch=BATCH)
     results: dict[str, Result] = {}
@@ -644,28 +828,76 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return r
 
     loads: dict[str, str] = {"start": loadavg()}
-    log("(a), (b), (d): batched appends, interleaved rounds")
-    no_ids = [{k: v for k, v in p.items() if k != "id"} for p in payloads]
-    for r in measure([
-        Case(Result("raw_batched", "raw sqlite3 executemany, 1,000/txn", n),
-             lambda: raw_batched(scratch, rows), lambda: raw_batched(scratch, warm_rows)),
-        Case(Result("ledger_batched", "ledger append, 1,000/batch", n),
-             lambda: ledger_batched(scratch, payloads), lambda: ledger_batched(scratch, warm)),
-        Case(Result("ledger_batched_no_tree", "ledger append, 1,000/batch, no Merkle tree", n),
-             lambda: ledger_batched(scratch, payloads, maintain_tree=False),
-             lambda: ledger_batched(scratch, warm, maintain_tree=False)),
-        Case(Result("ledger_batched_no_ids", "ledger append, 1,000/batch, ledger-made ids", n,
-                    note="informational: no client ids, so no idempotency lookup"),
-             lambda: ledger_batched(scratch, no_ids)),
-        Case(Result("eventsourcing", "eventsourcing Application.save, 1,000 events/save", n),
-             lambda: eventsourcing_batched(scratch, payloads),
-             lambda: eventsourcing_batched(scratch, warm)),
-        Case(Result("eventsourcing_recorder", "eventsourcing recorder.insert_events only,"
-                    " pre-encoded, 1,000/call", n,
-                    note="informational: no domain objects, no transcoding"),
-             lambda: eventsourcing_recorder(scratch, rows),
-             lambda: eventsourcing_recorder(scratch, warm_rows)),
-    ], runs, log):  # fmt: skip
+    log("(a), (b), (d): batched appends, interleaved batch by batch")
+    row_units = list(batches(rows))
+    payload_units = list(batches(payloads))
+    no_id_units = list(batches([{k: v for k, v in p.items() if k != "id"} for p in payloads]))
+    for r in interleave(
+        [
+            Contender(
+                Result("raw_batched", "raw sqlite3 executemany, 1,000/txn", n),
+                lambda u: RawBatched(scratch, u),
+                row_units,
+            ),
+            Contender(
+                Result(
+                    "ledger_batched",
+                    "ledger append, 1,000/batch, catalogue-validated",
+                    n,
+                    note="as the CLI and API compose it: schema/events/ validation on",
+                ),
+                lambda u: LedgerBatched(scratch, u, catalogue=True),
+                payload_units,
+            ),
+            Contender(
+                Result(
+                    "ledger_batched_bare",
+                    "ledger append, 1,000/batch, no catalogue",
+                    n,
+                    note="the bare library: Ledger(store)",
+                ),
+                lambda u: LedgerBatched(scratch, u),
+                payload_units,
+            ),
+            Contender(
+                Result(
+                    "ledger_batched_no_tree",
+                    "ledger append, 1,000/batch, no catalogue, no Merkle tree",
+                    n,
+                    note="prices the tree against the bare library",
+                ),
+                lambda u: LedgerBatched(scratch, u, maintain_tree=False),
+                payload_units,
+            ),
+            Contender(
+                Result(
+                    "ledger_batched_no_ids",
+                    "ledger append, 1,000/batch, no catalogue, ledger-made ids",
+                    n,
+                    note="no client ids, so no idempotency lookup; against the bare library",
+                ),
+                lambda u: LedgerBatched(scratch, u),
+                no_id_units,
+            ),
+            Contender(
+                Result("eventsourcing", "eventsourcing Application.save, 1,000 events/save", n),
+                lambda u: EventsourcingSave(scratch, u),
+                payload_units,
+            ),
+            Contender(
+                Result(
+                    "eventsourcing_recorder",
+                    "eventsourcing recorder.insert_events only, pre-encoded, 1,000/call",
+                    n,
+                    note="informational: no domain objects, no transcoding",
+                ),
+                lambda u: EventsourcingRecorder(scratch, u),
+                row_units,
+            ),
+        ],
+        runs,
+        log,
+    ):
         add(r)
 
     log("(b) one JSONL file")
@@ -673,49 +905,101 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     jsonl = scratch.dir / "events.jsonl"
     write_jsonl(jsonl, payloads)
     file_cases = [
-        Case(Result("cli_file", f"rollout-ledger append --file ({n:,}-line JSONL)", n,
-                    note=f"time includes process start; MAX_BATCH is {MAX_BATCH:,}"),
-             lambda: cli_file(scratch, jsonl)),
-        Case(Result("library_file", f"library: parse the {n:,}-line file, one append", n),
-             lambda: library_file(scratch, jsonl)),
-    ]  # fmt: skip
+        Case(
+            Result(
+                "cli_file",
+                f"rollout-ledger append --file ({n:,}-line JSONL)",
+                n,
+                note=f"time includes process start; MAX_BATCH is {MAX_BATCH:,}",
+            ),
+            lambda: cli_file(scratch, jsonl),
+        ),
+        Case(
+            Result("library_file", f"library: parse the {n:,}-line file, one append", n),
+            lambda: library_file(scratch, jsonl),
+        ),
+    ]
     if n > MAX_BATCH:  # the largest file the CLI accepts today, so there is a number either way
         capped = scratch.dir / "events-capped.jsonl"
         write_jsonl(capped, payloads[:MAX_BATCH])
         file_cases += [
-            Case(Result("cli_file_capped", f"rollout-ledger append --file ({MAX_BATCH:,} lines)",
-                        MAX_BATCH, note="time includes process start"),
-                 lambda: cli_file(scratch, capped)),
-            Case(Result("library_file_capped", f"library: parse a {MAX_BATCH:,}-line file,"
-                        " one append", MAX_BATCH),
-                 lambda: library_file(scratch, capped)),
-        ]  # fmt: skip
+            Case(
+                Result(
+                    "cli_file_capped",
+                    f"rollout-ledger append --file ({MAX_BATCH:,} lines)",
+                    MAX_BATCH,
+                    note="time includes process start",
+                ),
+                lambda: cli_file(scratch, capped),
+            ),
+            Case(
+                Result(
+                    "library_file_capped",
+                    f"library: parse a {MAX_BATCH:,}-line file, one append",
+                    MAX_BATCH,
+                ),
+                lambda: library_file(scratch, capped),
+            ),
+        ]
     for r in measure(file_cases, runs, log):
         add(r)
 
-    log("(c) single-event durable appends, interleaved rounds")
+    log("(c) single-event durable appends, interleaved 50 events at a time")
     loads["single"] = loadavg()
-    single = payloads[:n_single]
-    single_rows = rows[:n_single]
-    for r in measure([
-        Case(Result("raw_single", "raw sqlite3, 1 row per transaction", n_single),
-             lambda: raw_single(scratch, single_rows),
-             lambda: raw_single(scratch, single_rows[:200])),
-        Case(Result("ledger_single", "ledger append, 1 event per call", n_single),
-             lambda: ledger_single(scratch, single), lambda: ledger_single(scratch, single[:200])),
-    ], max(runs, 5) if not args.quick else runs, log):  # fmt: skip
+    block = 50
+    single_units = list(batches(payloads[:n_single], block))
+    single_row_units = list(batches(rows[:n_single], block))
+    for r in interleave(
+        [
+            Contender(
+                Result("raw_single", "raw sqlite3, 1 row per transaction", n_single),
+                lambda u: RawSingle(scratch, u),
+                single_row_units,
+            ),
+            Contender(
+                Result(
+                    "ledger_single",
+                    "ledger append, 1 event per call, catalogue-validated",
+                    n_single,
+                    note="as the CLI and API compose it",
+                ),
+                lambda u: LedgerSingle(scratch, u, catalogue=True),
+                single_units,
+            ),
+            Contender(
+                Result(
+                    "ledger_single_bare", "ledger append, 1 event per call, no catalogue", n_single
+                ),
+                lambda u: LedgerSingle(scratch, u),
+                single_units,
+            ),
+        ],
+        runs,
+        log,
+        warm_units=4,
+    ):
         add(r)
 
     log("(e) verify, interleaved rounds")
     loads["verify"] = loadavg()
     kept = scratch.path("verify-source")
-    ledger_batched(scratch, payloads, keep=kept)
-    for r in measure([
-        Case(Result("ledger_verify", f"ledger verify ({n:,} events, in-process)", n),
-             lambda: ledger_verify(kept), lambda: ledger_verify(kept)),
-        Case(Result("raw_sha", "raw chained SHA-256 over the stored bytes", n),
-             lambda: raw_chained_sha256(kept), lambda: raw_chained_sha256(kept)),
-    ], runs, log):  # fmt: skip
+    build(scratch, payloads, kept)
+    for r in measure(
+        [
+            Case(
+                Result("ledger_verify", f"ledger verify ({n:,} events, in-process)", n),
+                lambda: ledger_verify(kept),
+                lambda: ledger_verify(kept),
+            ),
+            Case(
+                Result("raw_sha", "raw chained SHA-256 over the stored bytes", n),
+                lambda: raw_chained_sha256(kept),
+                lambda: raw_chained_sha256(kept),
+            ),
+        ],
+        runs,
+        log,
+    ):
         add(r)
     loads["end"] = loadavg()
     cond["loadavg"] = loads
@@ -723,39 +1007,66 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     profiles: list[str] = []
     if args.profile:
         log("profiling (cProfile) one batched append and one verify")
-        profiles.append(profile("ledger append, 1,000/batch", n,
-                                lambda: ledger_batched(scratch, payloads)))  # fmt: skip
+        path = scratch.path("profiled")
+        profiles.append(
+            profile("ledger append, 1,000/batch", n, lambda: build(scratch, payloads, path))
+        )
+        scratch.drop(path)
         profiles.append(profile("ledger verify", n, lambda: ledger_verify(kept)))
     scratch.drop(kept)
 
     log("verify memory: rollout-ledger verify in a child process")
     rss: list[dict[str, Any]] = []
-    base_s, base_kb, _, _ = run_child([sys.executable, "-c", "import ledger.cli, ledger.service"])
+    _, base_kb, _, _ = run_child([sys.executable, "-c", "import ledger.cli, ledger.service"])
     sizes = [s for s in args.rss_sizes if not (args.skip_1m and s >= 1_000_000)]
+    seeds = itertools.count(SEED + 1)
     for size in sizes:
         log(f"  building a {size:,}-event ledger (batched append)")
-
-        def more(k: int, _state: dict[str, int] = {"next": SEED + 1}) -> list[dict[str, Any]]:  # noqa: B006
-            _state["next"] += 1
-            return make_payloads(k, seed=_state["next"])
-
-        path = _build(scratch, more, size, f"rss-{size}", log)
+        path = _build(
+            scratch, lambda k: make_payloads(k, seed=next(seeds)), size, f"rss-{size}", log
+        )
         env = {**os.environ, "LEDGER_KEY_DIR": f"{path}.keys"}
         seconds, kb, code, err = run_child([*_cli(), "--db", str(path), "verify"], env=env)
-        rss.append({"events": size, "seconds": round(seconds, 2), "events_per_s": size / seconds,
-                    "peak_rss_mib": round(kb / 1024, 1), "exit": code, "stderr": err[-300:]})  # fmt: skip
+        rss.append(
+            {
+                "events": size,
+                "seconds": round(seconds, 2),
+                "events_per_s": size / seconds,
+                "peak_rss_mib": round(kb / 1024, 1),
+                "exit": code,
+                "stderr": err[-300:],
+            }
+        )
         log(f"  verify {size:,}: {seconds:.1f} s, peak RSS {kb / 1024:.1f} MiB, exit {code}")
         scratch.drop(path)
 
     shutil.rmtree(scratch.dir, ignore_errors=True)
     return {
         "conditions": cond,
-        "results": {k: {**asdict(r), "median_s": r.median, "events_per_s": r.rate}
-                    for k, r in results.items()},  # fmt: skip
+        "results": {
+            k: {**asdict(r), "median_s": r.median, "events_per_s": r.rate}
+            for k, r in results.items()
+        },
         "verify_rss": {"import_only_mib": round(base_kb / 1024, 1), "runs": rss},
         "ratios": ratios(results),
+        "costs_us_per_event": costs(results),
         "profiles": profiles,
     }
+
+
+def costs(results: dict[str, Result]) -> dict[str, float]:
+    """Microseconds per event of each measure, and the price of each ingredient."""
+
+    def us(key: str) -> float:
+        r = results.get(key)
+        return 1e6 / r.rate if r is not None and r.failed is None else float("nan")
+
+    out = {f"{k}_us": us(k) for k in results}
+    out["catalogue_validation_us"] = us("ledger_batched") - us("ledger_batched_bare")
+    out["merkle_tree_us"] = us("ledger_batched_bare") - us("ledger_batched_no_tree")
+    out["client_ids_us"] = us("ledger_batched_bare") - us("ledger_batched_no_ids")
+    out["bare_over_raw_us"] = us("ledger_batched_no_tree") - us("raw_batched")
+    return out
 
 
 def ratios(results: dict[str, Result]) -> list[dict[str, Any]]:
@@ -765,12 +1076,23 @@ def ratios(results: dict[str, Result]) -> list[dict[str, Any]]:
 
     checks = [
         ("batched append / raw limit", "ledger_batched", "raw_batched", "batched_vs_raw"),
-        ("batched append / eventsourcing", "ledger_batched", "eventsourcing",
-         "batched_vs_eventsourcing"),  # fmt: skip
+        ("  same, no catalogue", "ledger_batched_bare", "raw_batched", "batched_vs_raw"),
+        (
+            "batched append / eventsourcing",
+            "ledger_batched",
+            "eventsourcing",
+            "batched_vs_eventsourcing",
+        ),
+        (
+            "  same, no catalogue",
+            "ledger_batched_bare",
+            "eventsourcing",
+            "batched_vs_eventsourcing",
+        ),
         ("single append / raw single", "ledger_single", "raw_single", "single_vs_raw_single"),
+        ("  same, no catalogue", "ledger_single_bare", "raw_single", "single_vs_raw_single"),
         ("verify / raw chained SHA-256", "ledger_verify", "raw_sha", "verify_vs_raw_sha"),
-        ("no-tree append / raw limit", "ledger_batched_no_tree", "raw_batched", None),
-        ("batched append / no-tree append", "ledger_batched", "ledger_batched_no_tree", None),
+        ("no-tree, no-catalogue append / raw limit", "ledger_batched_no_tree", "raw_batched", None),
         ("file via CLI / raw limit", "cli_file", "raw_batched", None),
         ("file via library / raw limit", "library_file", "raw_batched", None),
     ]
@@ -778,8 +1100,14 @@ def ratios(results: dict[str, Result]) -> list[dict[str, Any]]:
     for label, num, den, target in checks:
         value = rate(num) / rate(den)
         goal = TARGETS.get(target) if target else None
-        out.append({"ratio": label, "value": value, "target": goal,
-                    "met": None if goal is None or value != value else value >= goal})  # fmt: skip
+        out.append(
+            {
+                "ratio": label,
+                "value": value,
+                "target": goal,
+                "met": None if goal is None or value != value else value >= goal,
+            }
+        )
     return out
 
 
@@ -795,17 +1123,24 @@ def render(report: dict[str, Any]) -> str:
     w(f"python {c['python']}, SQLite {c['sqlite']} {' '.join(c['sqlite_compile'])}\n")
     w(f"packages: {', '.join(f'{k} {v}' for k, v in c['packages'].items())}\n")
     w(f"scratch: {c['scratch_dir']} (same filesystem as /work: {c['scratch_same_fs_as_work']})\n")
-    w(f"events: {c['events']:,} {c['event_type']} over {c['subjects']} subjects; "
-      f"JSONL line {c['jsonl_line_bytes_mean']:.0f} B, data {c['data_bytes_mean']:.0f} B, "
-      f"stored body {c['stored_body_bytes_mean']:.0f} B (means); "
-      f"{c['slow_path_share']:.1%} of payloads off the orjson fast path\n")  # fmt: skip
-    w(f"batches of {c['batch']:,}; single-event runs of {c['single_events']:,}; "
-      f"median of {c['runs']} run(s) after a warm-up (single: of 5), measures of one comparison "
-      "interleaved; WAL, synchronous=FULL everywhere\n")
-    w(f"load average (1/5/15 min) at each phase: "
-      f"{'; '.join(f'{k} {v}' for k, v in c.get('loadavg', {}).items())}\n\n")
+    w(
+        f"events: {c['events']:,} {c['event_type']} over {c['subjects']} subjects; "
+        f"JSONL line {c['jsonl_line_bytes_mean']:.0f} B, data {c['data_bytes_mean']:.0f} B, "
+        f"stored body {c['stored_body_bytes_mean']:.0f} B (means); "
+        f"{c['slow_path_share']:.1%} of payloads off the orjson fast path\n"
+    )
+    w(
+        f"batches of {c['batch']:,}; single-event runs of {c['single_events']:,}; "
+        f"median of {c['runs']} run(s) after a warm-up; appends interleaved unit by unit "
+        "(a batch, or 50 single appends) across systems, file and verify runs in turn; "
+        "WAL, synchronous=FULL everywhere\n"
+    )
+    w(
+        f"load average (1/5/15 min) at each phase: "
+        f"{'; '.join(f'{k} {v}' for k, v in c.get('loadavg', {}).items())}\n\n"
+    )
     w("== events/s ==\n")
-    for key, r in report["results"].items():
+    for r in report["results"].values():
         value = f"FAILED: {r['failed']}" if r["failed"] else f"{r['events_per_s']:>12,.0f}"
         spread = ""
         if r["seconds"] and not r["failed"]:
@@ -819,13 +1154,27 @@ def render(report: dict[str, Any]) -> str:
         goal = f">= {q['target']:.2f}" if q["target"] is not None else ""
         met = {True: "met", False: "MISSED", None: ""}[q["met"]]
         w(f"{q['ratio']:<40} {q['value']:8.2f}  {goal:<8} {met}\n")
+    k = report["costs_us_per_event"]
+    w("\n== µs per event (batched, from the medians) ==\n")
+    w(
+        f"raw limit {k.get('raw_batched_us', float('nan')):.1f}; ledger with catalogue "
+        f"{k.get('ledger_batched_us', float('nan')):.1f}; bare "
+        f"{k.get('ledger_batched_bare_us', float('nan')):.1f}; of which catalogue validation "
+        f"{k['catalogue_validation_us']:.1f}, Merkle tree {k['merkle_tree_us']:.1f}, client ids "
+        f"(lookup minus uuid4) {k['client_ids_us']:.1f}, bare no-tree over raw "
+        f"{k['bare_over_raw_us']:.1f}\n"
+    )
     rss = report["verify_rss"]
-    w(f"\n== verify memory (rollout-ledger verify, child process; import alone "
-      f"{rss['import_only_mib']} MiB) ==\n")
+    w(
+        f"\n== verify memory (rollout-ledger verify, child process; import alone "
+        f"{rss['import_only_mib']} MiB) ==\n"
+    )
     for r in rss["runs"]:
-        w(f"{r['events']:>10,} events: peak RSS {r['peak_rss_mib']:7.1f} MiB, "
-          f"{r['seconds']:.1f} s ({r['events_per_s']:,.0f} events/s incl. start), exit {r['exit']}"
-          + (f" {r['stderr']}" if r["exit"] else "") + "\n")  # fmt: skip
+        w(
+            f"{r['events']:>10,} events: peak RSS {r['peak_rss_mib']:7.1f} MiB, "
+            f"{r['seconds']:.1f} s ({r['events_per_s']:,.0f} events/s incl. start), "
+            f"exit {r['exit']}" + (f" {r['stderr']}" if r["exit"] else "") + "\n"
+        )
     for p in report["profiles"]:
         w("\n" + p + "\n")
     return out.getvalue()
@@ -836,35 +1185,63 @@ def _sizes(text: str) -> list[int]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.add_argument("--events", type=int, default=None,
-                        help="events per batched measure (default 200,000; --quick: 20,000)")
-    parser.add_argument("--single", type=int, default=None,
-                        help="events per single-append measure (default 2,000; --quick: 300)")
-    parser.add_argument("--quick", action="store_true",
-                        help="a smaller run: 20k events, 1 run each, RSS at 100k only")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--events",
+        type=int,
+        default=None,
+        help="events per batched measure (default 200,000; --quick: 20,000)",
+    )
+    parser.add_argument(
+        "--single",
+        type=int,
+        default=None,
+        help="events per single-append measure (default 2,000; --quick: 300)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smaller run: 20k events, 1 run each, RSS at 100k only",
+    )
     parser.add_argument("--runs", type=int, default=None, help=f"timed runs each (default {RUNS})")
-    parser.add_argument("--rss-sizes", type=_sizes, default=None,
-                        help="ledger sizes for the verify memory check (default 100000,1000000)")
+    parser.add_argument(
+        "--rss-sizes",
+        type=_sizes,
+        default=None,
+        help="ledger sizes for the verify memory check (default 100000,1000000)",
+    )
     parser.add_argument("--skip-1m", action="store_true", help="skip the 1M-event verify check")
-    parser.add_argument("--store", default="sqlite",
-                        help="store to benchmark: 'sqlite' (default) or a sqlite:/// URL; "
-                             "reserved for PostgreSQL later")
-    parser.add_argument("--dir", default=None,
-                        help="scratch directory (default: the system temp dir, if it is on the "
-                             "same filesystem as the repository, else the repository's parent)")
-    parser.add_argument("--profile", action="store_true",
-                        help="also cProfile one batched append and one verify (µs per event)")
+    parser.add_argument(
+        "--store",
+        default="sqlite",
+        help="store to benchmark: 'sqlite' (default) or a sqlite:/// URL; "
+        "reserved for PostgreSQL later",
+    )
+    parser.add_argument(
+        "--dir",
+        default=None,
+        help="scratch directory (default: the system temp dir, if it is on the "
+        "same filesystem as the repository, else the repository's parent)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also cProfile one batched append and one verify (µs per event)",
+    )
     parser.add_argument("--out-json", type=Path, default=None, help="also write the results here")
-    args = parser.parse_args(argv)  # fmt: skip
+    args = parser.parse_args(argv)
 
     store = args.store
     if not (store == "sqlite" or store.startswith("sqlite:")):
-        parser.exit(2, f"error: --store {store!r}: only the embedded SQLite store is benchmarked "
-                       "so far; PostgreSQL is reserved for the PostgreSQL store's issue\n")  # fmt: skip
+        parser.exit(
+            2,
+            f"error: --store {store!r}: only the embedded SQLite store is benchmarked "
+            "so far; PostgreSQL is reserved for the PostgreSQL store's issue\n",
+        )
     if store.startswith("sqlite:///") and args.dir is None:
-        args.dir = store[len("sqlite:///"):] or None
+        args.dir = store[len("sqlite:///") :] or None
     if args.dir is None:
         tmp = Path(tempfile.gettempdir())
         args.dir = str(tmp if os.stat(tmp).st_dev == os.stat(ROOT).st_dev else ROOT.parent)

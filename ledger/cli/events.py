@@ -111,14 +111,21 @@ def append(
 
 
 @click.command()
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Processes to spread a large ledger over.",
+)
 @pass_ctx
-def verify(ctx: Context) -> None:
+def verify(ctx: Context, workers: int) -> None:
     """Re-hash the chain and the Merkle tree; exit 0 only when intact."""
     ledger = ctx.ledger()
     update, stop = progress(ledger.head().seq, "verifying")
     with errors():
         try:
-            report = ledger.verify(progress=update)
+            report = ledger.verify(progress=update, workers=workers)
         finally:
             stop()
     if not report.ok:

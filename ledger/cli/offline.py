@@ -74,12 +74,9 @@ def verify_export(
         f"size {report.tree_size} root {report.root_hash.hex()}"
     )
     if report.uncovered:
-        first = report.tree_size + 1
-        click.echo(
-            f"warning: {report.uncovered} later events (seq {first}..{report.checked}) "
-            "chain correctly but are not covered by this checkpoint",
-            err=True,
-        )
+        first, last = report.tree_size + 1, report.checked
+        span = f"seq {first} is" if first == last else f"seq {first}..{last} are"
+        click.echo(f"warning: {span} chained but not covered by this checkpoint", err=True)
 
 
 @click.command("verify-receipt")

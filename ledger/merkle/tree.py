@@ -98,9 +98,9 @@ def append_leaves(
     paired into parents; an odd one out becomes the new frontier node of that
     level. Pairing is aligned because the first pending node of a level always
     has an even index. Once a level completes nothing new, the old frontier
-    above it is carried over untouched, so the cost is
-    ``O(len(leaf_hashes) + trailing ones of size)`` hashes and never needs
-    history beyond the frontier.
+    above it is carried over untouched. So it hashes exactly the nodes that
+    become complete, runs in ``O(len(leaf_hashes) + log size)`` and never
+    needs history beyond the frontier.
 
     Args:
         frontier: hashes of ``frontier_ids(size)``, largest first.

@@ -11,10 +11,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-import orjson
+import pytest
 import rfc8785
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
+from hypothesis import event as event_note
 from hypothesis import strategies as st
 
 from ledger.canonical import MAX_SAFE_INTEGER, canonical_bytes, parse_json
@@ -28,9 +30,15 @@ from ledger.chain import (
 )
 from ledger.events import Event, EventDraft, format_time
 
+
+def jcs(value: Any) -> bytes:
+    """The reference RFC 8785 bytes (the rfc8785 package)."""
+    return rfc8785.dumps(value)
+
+
 # ---- strategies ------------------------------------------------------------------
 
-texts = st.text(st.characters(exclude_categories=("Cs",)), max_size=10)
+texts = st.text(st.characters(exclude_categories=["Cs"]), max_size=10)
 json_values = st.recursive(
     st.none()
     | st.booleans()
@@ -38,13 +46,13 @@ json_values = st.recursive(
     | st.floats(allow_nan=False, allow_infinity=False)
     | texts,
     lambda children: st.lists(children, max_size=4) | st.dictionaries(texts, children, max_size=4),
-    max_leaves=16,
+    max_leaves=10,
 )
 payloads = st.dictionaries(texts, json_values, max_size=5)
 event_types = st.from_regex(r"[a-z][a-z0-9_]{0,8}(\.[a-z][a-z0-9_]{0,8}){1,3}", fullmatch=True)
 # A reference name: no whitespace, no control characters, no "@" (that starts the version).
 _ref_names = st.text(
-    st.characters(exclude_categories=("Cs", "Cc", "Zs", "Zl", "Zp"), exclude_characters="@"),
+    st.characters(exclude_categories=["Cs", "Cc", "Zs", "Zl", "Zp"], exclude_characters="@"),
     min_size=1,
     max_size=12,
 )
@@ -92,7 +100,7 @@ class Fields:
             id=self.id,
         )
 
-    def as_json(self) -> dict[str, object]:
+    def as_json(self) -> dict[str, Any]:
         """The event without ``hash`` as DESIGN.md defines it, built by hand."""
         return {
             "actor": self.actor,
@@ -107,7 +115,7 @@ class Fields:
         }
 
 
-FIELD_STRATEGIES: dict[str, st.SearchStrategy[object]] = {
+FIELD_STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
     "type": event_types,
     "subject": subjects,
     "data": payloads,
@@ -118,9 +126,22 @@ FIELD_STRATEGIES: dict[str, st.SearchStrategy[object]] = {
     "seq": seqs,
     "prev_hash": hashes,
 }
-fields = st.builds(Fields, **FIELD_STRATEGIES)  # type: ignore[arg-type]
+fields = st.builds(Fields, **FIELD_STRATEGIES)
+# Chains need varied bytes more than varied envelopes (the single-event properties
+# cover those), so their events draw type and subject from a fixed menu: cheaper.
+_chain_event = st.builds(
+    Fields,
+    **{
+        **FIELD_STRATEGIES,
+        "type": st.sampled_from(["model.version.registered", "test.result.recorded"]),
+        "subject": st.sampled_from(["model:fraud-detector@1.4.0", "dataset:tx@2026-11-01"]),
+        "seq": st.just(0),
+        "prev_hash": st.just(GENESIS_HASH),
+    },
+)
 # A chain is drawn as its events' fields; seq and prev_hash are then set by position.
-chain_fields = st.lists(fields, min_size=1, max_size=6)
+chain_fields = st.lists(_chain_event, min_size=1, max_size=5)
+longer_chain_fields = st.lists(_chain_event, min_size=2, max_size=5)
 
 
 def build_chain(items: list[Fields]) -> tuple[list[Fields], list[Event]]:
@@ -147,7 +168,7 @@ def flip(data: bytes, position: int, mask: int) -> bytes:
 def effective(item: Fields, name: str) -> object:
     """The value a field contributes to the event (data by its canonical bytes)."""
     if name == "data":
-        return rfc8785.dumps(item.data)
+        return jcs(item.data)
     if name == "occurred_at":
         return item.occurred_at or item.recorded_at
     return getattr(item, name)
@@ -157,10 +178,10 @@ def effective(item: Fields, name: str) -> object:
 
 
 @given(fields)
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 def test_a_sealed_body_is_the_rfc8785_encoding_of_the_event_without_hash(item: Fields) -> None:
     event = item.seal()
-    assert event.body == rfc8785.dumps(item.as_json())
+    assert event.body == jcs(item.as_json())
     assert event.body == canonical_bytes(parse_json(event.body, numbers_as_doubles=True))
     assert event.hash == hashlib.sha256(event.body).hexdigest()
     assert (event.seq, event.id, event.prev_hash, event.actor) == (
@@ -173,16 +194,17 @@ def test_a_sealed_body_is_the_rfc8785_encoding_of_the_event_without_hash(item: F
 
 
 @given(fields, st.sampled_from(sorted(FIELD_STRATEGIES)), st.data())
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 def test_changing_any_field_changes_the_hash(item: Fields, name: str, data: st.DataObject) -> None:
-    changed = dataclasses.replace(item, **{name: data.draw(FIELD_STRATEGIES[name], label=name)})
+    value: Any = data.draw(FIELD_STRATEGIES[name], label=name)
+    changed = dataclasses.replace(item, **{name: value})
     assume(effective(changed, name) != effective(item, name))
     assert changed.seal().hash != item.seal().hash
 
 
 @given(fields, st.sampled_from(["seq", "prev_hash", "recorded_at", "id"]))
 def test_the_smallest_change_to_a_chain_field_changes_the_hash(item: Fields, name: str) -> None:
-    nudged: dict[str, object] = {
+    nudged: dict[str, Any] = {
         "seq": item.seq + 1 if item.seq < MAX_SAFE_INTEGER else item.seq - 1,
         "prev_hash": item.prev_hash[:-1] + ("1" if item.prev_hash[-1] == "0" else "0"),
         "recorded_at": format_time(
@@ -206,7 +228,8 @@ def test_a_chain_of_random_events_always_verifies(items: list[Fields]) -> None:
     assert report.ok, report
     assert report.checked == len(events)
     assert report.head_hash == events[-1].hash
-    assert report.first_bad_seq is None and report.kind is None
+    assert report.first_bad_seq is None
+    assert report.kind is None
 
 
 # What a single flipped byte in a stored column looks like when the stored hash is
@@ -218,7 +241,7 @@ KIND_WHEN_A_STORED_COLUMN_FLIPS = {
 
 
 @given(chain_fields, st.sampled_from(sorted(KIND_WHEN_A_STORED_COLUMN_FLIPS)), st.data())
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 def test_a_flipped_byte_in_a_stored_body_or_hash_is_found_at_its_seq(
     items: list[Fields], column: str, data: st.DataObject
 ) -> None:
@@ -251,7 +274,7 @@ def _refuse(name: str) -> object:
     raise ValueError(name)
 
 
-def what_a_flip_changed(original: dict[str, object], body: bytes) -> str:
+def what_a_flip_changed(original: dict[str, Any], body: bytes) -> str:
     """Name what a rewritten body differs in, judged by the rfc8785 reference alone.
 
     ``"not canonical"`` when the bytes are not the JCS form of an event object;
@@ -261,11 +284,11 @@ def what_a_flip_changed(original: dict[str, object], body: bytes) -> str:
         parsed = json.loads(body.decode("utf-8"), parse_int=_jcs_number, parse_constant=_refuse)
         if type(parsed) is not dict or set(parsed) != set(BODY_FIELDS):
             return "not canonical"
-        if rfc8785.dumps(parsed) != body:
+        if jcs(parsed) != body:
             return "not canonical"
     except (ValueError, UnicodeError):  # rfc8785.CanonicalizationError is a ValueError
         return "not canonical"
-    changed = [k for k in BODY_FIELDS if rfc8785.dumps(parsed[k]) != rfc8785.dumps(original[k])]
+    changed = [k for k in BODY_FIELDS if jcs(parsed[k]) != jcs(original[k])]
     assert len(changed) == 1, changed
     return changed[0]
 
@@ -289,7 +312,7 @@ SYMPTOM_OF_A_REHASHED_FLIP: dict[str, tuple[int, str]] = {
 
 
 @given(chain_fields, st.data())
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=250, deadline=None)
 def test_a_flipped_byte_in_a_rehashed_body_is_found_where_it_first_shows(
     items: list[Fields], data: st.DataObject
 ) -> None:
@@ -297,11 +320,14 @@ def test_a_flipped_byte_in_a_rehashed_body_is_found_where_it_first_shows(
     index = data.draw(st.integers(0, len(events) - 1), label="index")
     event = events[index]
     position = data.draw(st.integers(0, len(event.body) - 1), label="position")
-    mask = data.draw(st.integers(1, 255), label="mask")
+    # Low-bit flips mostly keep a digit a digit and a letter a letter, so they reach
+    # every field's own check rather than stopping at "not JSON".
+    mask = data.draw(st.sampled_from([1, 2, 4]) | st.integers(1, 255), label="mask")
     body = flip(event.body, position, mask)
     events[index] = dataclasses.replace(event, body=body, hash=hashlib.sha256(body).hexdigest())
 
     changed = what_a_flip_changed(linked[index].as_json(), body)
+    event_note(f"the flip changed: {changed}")
     offset, kind = SYMPTOM_OF_A_REHASHED_FLIP[changed]
     report = verify_chain(events)
     if changed == "data" and index == len(events) - 1:
@@ -316,12 +342,50 @@ def test_a_flipped_byte_in_a_rehashed_body_is_found_where_it_first_shows(
     )
 
 
-@given(chain_fields)
-@settings(deadline=None)
-def test_a_dropped_event_is_reported_as_the_missing_seq(items: list[Fields]) -> None:
-    assume(len(items) >= 2)
+REWRITES: dict[str, Any] = {
+    "seq": 7,
+    "prev_hash": "ab" * 32,
+    "id": "00000000-0000-4000-8000-0000000000ff",
+    "type": "model.version.retired",
+    "subject": "model:someone-else",
+    "actor": "mallory",
+    "occurred_at": "1999-12-31T23:59:59.000000Z",
+    "recorded_at": "1999-12-31T23:59:59.000000Z",
+    "data": {"passed": True},
+}
+
+
+@pytest.mark.parametrize("name", sorted(REWRITES))
+def test_each_rewritten_and_rehashed_field_shows_its_own_symptom(name: str) -> None:
+    items = [
+        Fields(
+            type="test.result.recorded",
+            subject="model:fraud-detector@1.4.0",
+            data={"passed": False, "n": n},
+            occurred_at="2026-11-01T11:00:00.000000Z",
+            actor="ci",
+            recorded_at="2026-11-01T12:00:00.000000Z",
+            id=f"00000000-0000-4000-8000-00000000000{n}",
+            seq=0,
+            prev_hash=GENESIS_HASH,
+        )
+        for n in (1, 2, 3)
+    ]
+    linked, events = build_chain(items)
+    body = jcs({**linked[1].as_json(), name: REWRITES[name]})
+    events[1] = dataclasses.replace(events[1], body=body, hash=hashlib.sha256(body).hexdigest())
+    offset, kind = SYMPTOM_OF_A_REHASHED_FLIP[what_a_flip_changed(linked[1].as_json(), body)]
+    report = verify_chain(events)
+    assert (report.first_bad_seq, report.kind) == (2 + offset, kind), report
+
+
+@given(longer_chain_fields, st.data())
+@settings(max_examples=50, deadline=None)
+def test_a_dropped_event_is_reported_as_the_missing_seq(
+    items: list[Fields], data: st.DataObject
+) -> None:
     _, events = build_chain(items)
-    missing = len(events) // 2
+    missing = data.draw(st.integers(0, len(events) - 2), label="dropped index")
     report = verify_chain(events[:missing] + events[missing + 1 :])
     assert (report.ok, report.first_bad_seq, report.kind) == (
         False,
@@ -330,12 +394,11 @@ def test_a_dropped_event_is_reported_as_the_missing_seq(items: list[Fields]) -> 
     )
 
 
-@given(chain_fields)
-@settings(deadline=None)
+@given(longer_chain_fields)
+@settings(max_examples=50, deadline=None)
 def test_events_fed_out_of_order_are_reported_at_the_first_seq_out_of_place(
     items: list[Fields],
 ) -> None:
-    assume(len(items) >= 2)
     _, events = build_chain(items)
     events[0], events[1] = events[1], events[0]
     report = verify_chain(events)
@@ -347,22 +410,37 @@ def test_events_fed_out_of_order_are_reported_at_the_first_seq_out_of_place(
 
 
 @given(fields)
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 def test_an_export_line_is_the_canonical_event_json_with_its_hash(item: Fields) -> None:
     event = item.seal()
     line = export_line(event)
-    assert line == rfc8785.dumps({**item.as_json(), "hash": event.hash})
-    assert line == canonical_bytes(event.to_json())
+    assert line == jcs({**item.as_json(), "hash": event.hash})
+    assert canonical_bytes(parse_json(line, numbers_as_doubles=True)) == line
     assert b"\n" not in line
 
 
 @given(fields, subjects)
-@settings(deadline=None)
+@example(
+    Fields(
+        type="metric.recorded",
+        subject="model:m",
+        data={"count": float(2**53)},  # canonical as 9007199254740992, a double
+        occurred_at=None,
+        actor="ci",
+        recorded_at="2026-11-01T12:00:00.000000Z",
+        id="00000000-0000-0000-0000-000000000001",
+        seq=1,
+        prev_hash=GENESIS_HASH,
+    ),
+    "model:other",
+)
+@settings(max_examples=100, deadline=None)
 def test_an_export_line_of_an_inconsistent_row_is_still_canonical_json_of_its_body(
     item: Fields, other_subject: str
 ) -> None:
+    # The subject column disagrees with the hashed body: export_line's re-encoding
+    # fallback, which must read numbers as JCS does (2**53 and up are doubles).
     event = item.seal()
     assume(other_subject != event.subject)
     tampered = dataclasses.replace(event, subject=other_subject)
-    expected = {**orjson.loads(event.body), "hash": event.hash}
-    assert export_line(tampered) == rfc8785.dumps(expected)
+    assert export_line(tampered) == jcs({**item.as_json(), "hash": event.hash})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import orjson
@@ -26,17 +26,20 @@ from ledger.service import Ledger
 from ledger.store import open_store
 from tests.helpers import StepClock, draft, id_factory
 
+ALTERED, LINK, MERKLE = BreakKind.ALTERED_CONTENT, BreakKind.BROKEN_LINK, BreakKind.MERKLE_MISMATCH
+MALFORMED, REORDERED = BreakKind.NON_CANONICAL, BreakKind.REORDERED
 ORIGIN = "test.example/log"
 SIGNER = generate_signer(ORIGIN)
 
 
-def chain(n: int) -> list[Event]:
-    """A sealed chain of ``n`` realistic events, built with the core alone."""
+def chain(n: int, payloads: Sequence[dict[str, object]] = ()) -> list[Event]:
+    """A chain sealed by the core alone; event ``seq`` carries ``payloads[seq - 1]`` if given."""
     events: list[Event] = []
     prev = GENESIS_HASH
     for seq in range(1, n + 1):
+        given = payloads[seq - 1] if seq <= len(payloads) else None
         event = seal(
-            draft(seq),
+            draft(seq) if given is None else draft(seq, data=given),
             seq=seq,
             prev_hash=prev,
             actor="pipeline:ci",
@@ -50,10 +53,8 @@ def chain(n: int) -> list[Event]:
 
 def signed(events: list[Event], *, signer: Signer = SIGNER, origin: str = ORIGIN) -> str:
     """A checkpoint note over ``events``, root computed with the merkle core."""
-    step = append_leaves([], 0, [leaf_hash(e.body) for e in events])
-    return sign_checkpoint(
-        Checkpoint(origin, len(events), root_from_frontier(step.frontier)), signer
-    )
+    root = root_from_frontier(append_leaves([], 0, [leaf_hash(e.body) for e in events]).frontier)
+    return sign_checkpoint(Checkpoint(origin, len(events), root), signer)
 
 
 def lines(events: list[Event]) -> list[bytes]:
@@ -72,10 +73,6 @@ def rewrite(line: bytes, **changes: object) -> bytes:
 
 def check(export: list[bytes], note: str | None = None, **kwargs: str) -> ExportReport:
     return verify_export(export, note or signed(chain(10)), SIGNER.verifier, **kwargs)
-
-
-def failure(report: ExportReport) -> tuple[bool, int | None, str | None]:
-    return report.ok, report.first_bad_seq, report.kind
 
 
 @pytest.fixture
@@ -102,157 +99,123 @@ def test_every_export_line_parses_back_into_the_event_it_came_from() -> None:
     assert [parse_export_line(export_line(e)) for e in events] == events
 
 
-def test_an_empty_export_matches_the_empty_checkpoint() -> None:
-    assert check([], signed([])).ok
+@pytest.mark.parametrize(
+    ("size", "signed_size", "tail", "uncovered"),
+    [(0, 0, [], 0), (10, 10, [b"\n", b""], 0), (13, 10, [], 3)],
+    ids=["empty", "blank lines at the end", "longer than the checkpoint"],
+)
+def test_an_intact_export_verifies_and_counts_events_after_the_checkpoint(
+    size: int, signed_size: int, tail: list[bytes], uncovered: int
+) -> None:
+    events = chain(size)
+    r = check([*lines(events), *tail], signed(events[:signed_size]))
+    assert (r.ok, r.checked, r.tree_size, r.uncovered) == (True, size, signed_size, uncovered)
 
 
-def test_a_line_with_altered_data_and_its_old_hash_is_altered_content_at_its_seq() -> None:
-    export = lines(chain(10))
-    obj = orjson.loads(export[3])
-    altered = {**obj["data"], "passed": not obj["data"]["passed"]}
-    export[3] = rewrite(export[3], data=altered, hash=obj["hash"])
-    assert failure(check(export)) == (False, 4, BreakKind.ALTERED_CONTENT)
+def _at(export: list[bytes], index: int, line: bytes) -> list[bytes]:
+    return [*export[:index], line, *export[index + 1 :]]
 
 
-def test_a_line_with_altered_data_and_a_recomputed_hash_breaks_the_next_link() -> None:
-    export = lines(chain(10))
-    export[3] = rewrite(export[3], data={"passed": True})
-    report = check(export)
-    assert failure(report) == (False, 5, BreakKind.BROKEN_LINK)
-    assert report.reason == "line 5: prev_hash does not match the hash of seq 4"
+def _flipped(line: bytes, *, rehash: bool) -> bytes:
+    obj = orjson.loads(line)
+    data = {**obj["data"], "passed": not obj["data"]["passed"]}
+    return rewrite(line, data=data) if rehash else rewrite(line, data=data, hash=obj["hash"])
 
 
-def test_a_rewritten_last_line_with_a_recomputed_hash_fails_the_signed_root() -> None:
-    export = lines(chain(10))
-    export[9] = rewrite(export[9], data={"passed": True})
-    assert failure(check(export)) == (False, None, BreakKind.MERKLE_MISMATCH)
+TAMPERS: dict[str, Callable[[list[bytes]], list[bytes]]] = {
+    "altered, old hash": lambda x: _at(x, 3, _flipped(x[3], rehash=False)),
+    "altered, rehashed": lambda x: _at(x, 3, _flipped(x[3], rehash=True)),
+    "last altered, rehashed": lambda x: _at(x, 9, _flipped(x[9], rehash=True)),
+    "dropped": lambda x: x[:6] + x[7:],
+    "swapped": lambda x: [*x[:2], x[3], x[2], *x[4:]],
+    "duplicated": lambda x: [*x[:5], x[4], *x[5:]],
+    "truncated": lambda x: x[:7],
+    "blank inside": lambda x: [*x[:3], b"\n", *x[3:]],
+    "uppercase hash": lambda x: _at(x, 3, rewrite(x[3], hash=orjson.loads(x[3])["hash"].upper())),
+    "keys unsorted": lambda x: _at(x, 3, orjson.dumps(dict(reversed(orjson.loads(x[3]).items())))),
+    "not json": lambda x: _at(x, 3, b"not json\n"),
+    "an array": lambda x: _at(x, 3, b"[1,2]\n"),
+    "one field": lambda x: _at(x, 3, b'{"seq":4}\n'),
+}
 
 
-def test_a_dropped_line_is_reported_as_its_missing_seq() -> None:
-    export = lines(chain(10))
-    del export[6]
-    report = check(export)
-    assert failure(report) == (False, 7, BreakKind.MISSING_SEQ)
-    assert report.checked == 6
-
-
-def test_two_swapped_lines_are_reported_as_reordered_at_the_first() -> None:
-    export = lines(chain(10))
-    export[2], export[3] = export[3], export[2]
-    report = check(export)
-    assert failure(report) == (False, 3, BreakKind.REORDERED)
-    assert report.reason == "line 3: seq 3 is at line 4, after seq 4"
-
-
-def test_a_duplicated_line_is_reported_as_reordered() -> None:
-    export = lines(chain(10))
-    export.insert(5, export[4])
-    assert failure(check(export)) == (False, 5, BreakKind.REORDERED)
-
-
-def test_an_export_shorter_than_the_checkpoint_is_truncated() -> None:
-    report = check(lines(chain(7)))
-    assert failure(report) == (False, 8, BreakKind.TRUNCATED)
-    assert report.reason == "the export holds 7 events but the checkpoint covers 10"
-
-
-def test_an_export_longer_than_the_checkpoint_is_ok_and_counts_the_uncovered_events() -> None:
-    events = chain(13)
-    report = check(lines(events), signed(events[:10]))
-    assert (report.ok, report.checked, report.tree_size, report.uncovered) == (True, 13, 10, 3)
+@pytest.mark.parametrize(
+    ("how", "seq", "kind", "reason"),
+    [
+        ("altered, old hash", 4, ALTERED, "line 4: stored bytes do not match the stored hash"),
+        ("altered, rehashed", 5, LINK, "line 5: prev_hash does not match the hash of seq 4"),
+        ("last altered, rehashed", None, MERKLE, "the root of the first 10 events is "),
+        ("dropped", 7, BreakKind.MISSING_SEQ, "line 7: seq 7 is missing (next is 8)"),
+        ("swapped", 3, REORDERED, "line 3: seq 3 is at line 4, after seq 4"),
+        ("duplicated", 5, REORDERED, "line 6: seq 5 appears twice"),
+        ("truncated", 8, BreakKind.TRUNCATED, "the export holds 7 events but the checkpoint "),
+        ("blank inside", 4, MALFORMED, "line 4: blank line inside the export"),
+        ("uppercase hash", 4, MALFORMED, "line 4: hash is not 64 lowercase hex digits"),
+        ("keys unsorted", 4, MALFORMED, "line 4: not RFC 8785 canonical JSON"),
+        ("not json", 4, MALFORMED, "line 4: not JSON"),
+        ("an array", 4, MALFORMED, "line 4: not a JSON object"),
+        ("one field", 4, MALFORMED, "line 4: not an exported event (missing actor)"),
+    ],
+)
+def test_a_tampered_export_fails_at_the_first_bad_seq_with_its_kind(
+    how: str, seq: int | None, kind: str, reason: str
+) -> None:
+    report = check(TAMPERS[how](lines(chain(10))))
+    assert (report.ok, report.first_bad_seq, report.kind) == (False, seq, kind)
+    assert (report.reason or "")[: len(reason)] == reason
 
 
 def test_a_longer_export_still_checks_the_chain_after_the_checkpoint() -> None:
     events = chain(13)
     export = lines(events)
     del export[11]
-    assert failure(check(export, signed(events[:10]))) == (False, 12, BreakKind.MISSING_SEQ)
+    report = check(export, signed(events[:10]))
+    assert (report.ok, report.first_bad_seq, report.kind) == (False, 12, BreakKind.MISSING_SEQ)
 
 
 @pytest.mark.parametrize(
-    ("line", "reason"),
+    ("how", "message"),
     [
-        (b"not json\n", "line 4: not JSON"),
-        (b"[1,2]\n", "line 4: not a JSON object"),
-        (b'{"seq":4}\n', "line 4: not an exported event (missing actor)"),
-        (b"{}", "line 4: not an exported event (missing actor)"),
+        ("another key", "note has no signature by a trusted key"),
+        ("another origin", "checkpoint is for origin 'other.example/log', expected 'test."),
+        ("tampered", "invalid signature for key test.example/log+"),
     ],
 )
-def test_a_malformed_line_is_named_by_its_line_number(line: bytes, reason: str) -> None:
-    export = lines(chain(10))
-    export[3] = line
-    report = check(export)
-    assert (failure(report), report.reason) == ((False, 4, BreakKind.NON_CANONICAL), reason)
-
-
-def test_a_line_with_an_uppercase_hash_is_malformed() -> None:
-    export = lines(chain(10))
-    obj = orjson.loads(export[3])
-    export[3] = rewrite(export[3], hash=obj["hash"].upper())
-    report = check(export)
-    assert (failure(report), report.reason) == (
-        (False, 4, BreakKind.NON_CANONICAL),
-        "line 4: hash is not 64 lowercase hex digits",
-    )
-
-
-def test_a_non_canonical_line_with_the_same_content_is_refused() -> None:
-    export = lines(chain(10))
-    obj = orjson.loads(export[3])
-    export[3] = orjson.dumps(dict(reversed(obj.items()))) + b"\n"
-    report = check(export)
-    assert (failure(report), report.reason) == (
-        (False, 4, BreakKind.NON_CANONICAL),
-        "line 4: not RFC 8785 canonical JSON",
-    )
-
-
-def test_blank_lines_may_end_an_export_but_not_sit_inside_it() -> None:
-    export = lines(chain(10))
-    assert check([*export, b"\n", b""]).ok
-    export.insert(4, b"\n")
-    assert (check(export).reason, check(export).first_bad_seq) == (
-        "line 5: blank line inside the export",
-        5,
-    )
-
-
-def test_a_checkpoint_signed_by_another_key_is_refused() -> None:
-    events = chain(10)
-    with pytest.raises(CheckpointInvalid, match="no signature by a trusted key"):
-        check(lines(events), signed(events, signer=generate_signer(ORIGIN)))
-
-
-def test_a_checkpoint_for_another_origin_is_refused_when_the_origin_is_given() -> None:
+def test_a_checkpoint_not_signed_for_this_log_is_refused(how: str, message: str) -> None:
     events = chain(10)
     other = generate_signer("other.example/log")
-    note = signed(events, signer=other, origin="other.example/log")
-    with pytest.raises(CheckpointInvalid, match=r"expected 'test\.example/log'"):
-        verify_export(lines(events), note, other.verifier, origin=ORIGIN)
+    note = {
+        "another key": signed(events, signer=generate_signer(ORIGIN)),
+        "another origin": signed(events, signer=other, origin="other.example/log"),
+        "tampered": signed(events).replace("\n10\n", "\n11\n", 1),
+    }[how]
+    verifier = other.verifier if how == "another origin" else SIGNER.verifier
+    with pytest.raises(CheckpointInvalid) as caught:
+        verify_export(lines(events), note, verifier, origin=ORIGIN)
+    assert str(caught.value)[: len(message)] == message
 
 
-def test_a_tampered_checkpoint_is_refused() -> None:
-    events = chain(10)
-    note = signed(events).replace("\n10\n", "\n11\n", 1)
-    with pytest.raises(CheckpointInvalid, match="invalid signature"):
-        check(lines(events), note)
+SCALARS = st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(max_size=12)
+JSON_VALUES = st.recursive(
+    SCALARS | st.floats(allow_nan=False, allow_infinity=False),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner),
+    max_leaves=8,
+)
+PAYLOADS = st.dictionaries(st.text(max_size=8), JSON_VALUES, max_size=4)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(size=st.integers(1, 60), data=st.data())
-def test_any_single_byte_change_to_an_export_is_caught(size: int, data: st.DataObject) -> None:
-    events = chain(size)
+@given(payloads=st.lists(PAYLOADS, min_size=1, max_size=60), data=st.data())
+def test_any_single_byte_change_to_an_export_is_caught(
+    payloads: list[dict[str, object]], data: st.DataObject
+) -> None:
+    events = chain(len(payloads), payloads)
+    note = signed(events)
     blob = bytearray(b"".join(lines(events)))
+    assert verify_export(io.BytesIO(bytes(blob)), note, SIGNER.verifier).ok
     at = data.draw(st.integers(0, len(blob) - 1), label="offset")
     blob[at] ^= data.draw(st.integers(1, 255), label="xor")
-    try:
-        report = verify_export(io.BytesIO(bytes(blob)), signed(events), SIGNER.verifier)
-    except CheckpointInvalid:
-        raise AssertionError("the checkpoint was not changed") from None
-    assert not report.ok
-
-
-# ---- receipts ----------------------------------------------------------------------
+    assert not verify_export(io.BytesIO(bytes(blob)), note, SIGNER.verifier).ok
 
 
 def receipt_for(ledger: Ledger, seq: int) -> tuple[str, str]:
@@ -271,9 +234,8 @@ def test_a_receipt_round_trips_and_names_the_event_and_checkpoint(
 
     receipt = verify_receipt(text, SIGNER.verifier, origin=ORIGIN)
 
-    event = signing_ledger.store.get(6)
-    assert event is not None
-    assert (receipt.seq, receipt.event, receipt.line) == (6, event, export_line(event))
+    assert (receipt.seq, receipt.event) == (6, signing_ledger.store.get(6))
+    assert receipt.line == export_line(receipt.event)
     assert (receipt.checkpoint.size, receipt.checkpoint.root_hash) == (11, signing_ledger.root())
     assert text.startswith(f"{RECEIPT_HEADER}\nextra ")
     assert text.split("\n")[2] == "index 5"
@@ -287,9 +249,27 @@ def test_a_receipt_for_a_one_event_ledger_has_an_empty_path(signing_ledger: Ledg
     assert verify_receipt(text.encode(), SIGNER.verifier).seq == 1
 
 
-def _tamper(text: str, line: int, new: str) -> str:
+def tampered_receipt(text: str, how: str) -> str:
+    """The receipt with one kind of damage done to it."""
     parts = text.split("\n")
-    parts[line] = new
+    obj = orjson.loads(base64.b64decode(parts[1].removeprefix("extra ")))
+    match how:
+        case "header":
+            parts[0] = "c2sp.org/tlog-proof@v2"
+        case "index":
+            parts[2] = "index 4"
+        case "event, old hash":
+            obj["data"]["passed"] = not obj["data"]["passed"]
+            parts[1] = "extra " + base64.b64encode(canonical_bytes(obj)).decode()
+        case "event, rehashed":
+            line = rewrite(canonical_bytes(obj), data={"passed": True}).rstrip(b"\n")
+            parts[1] = "extra " + base64.b64encode(line).decode()
+        case "path hash":
+            parts[3] = base64.b64encode(bytes(32)).decode()
+        case "path base64":
+            parts[3] = parts[3][:-1] + "?"
+        case "checkpoint":
+            parts[parts.index("", 3) + 2] = "12"  # the signed tree size
     return "\n".join(parts)
 
 
@@ -298,11 +278,12 @@ def _tamper(text: str, line: int, new: str) -> str:
     [
         ("header", ProofInvalid, "receipt line 1: expected 'c2sp.org/tlog-proof@v1'"),
         ("index", ProofInvalid, "receipt index 4 is not leaf seq - 1 of event seq 6"),
-        ("event data", ProofInvalid, "event seq 6: its hash does not match its content"),
-        ("event rehashed", ProofInvalid, "event seq 6 is not proven in checkpoint size 11"),
-        ("path hash", ProofInvalid, "event seq 6 is not proven in checkpoint size 11"),
+        ("event, old hash", ProofInvalid, "event seq 6: its hash does not match its content"),
+        ("event, rehashed", ProofInvalid, "event seq 6 is not proven in checkpoint size 11: "),
+        ("path hash", ProofInvalid, "event seq 6 is not proven in checkpoint size 11: "),
         ("path base64", ProofInvalid, "receipt line 4: not standard base64"),
-        ("checkpoint", CheckpointInvalid, "invalid signature for key test.example/log"),
+        ("checkpoint", CheckpointInvalid, "invalid signature for key test.example/log+"),
+        ("another key", CheckpointInvalid, "note has no signature by a trusted key"),
     ],
 )
 def test_a_tampered_receipt_fails_with_a_one_line_reason(
@@ -310,36 +291,11 @@ def test_a_tampered_receipt_fails_with_a_one_line_reason(
 ) -> None:
     signing_ledger.append([draft(n) for n in range(11)], "pipeline:ci")
     text, _ = receipt_for(signing_ledger, 6)
-    parts = text.split("\n")
-    line = orjson.loads(base64.b64decode(parts[1].removeprefix("extra ")))
-    encode = base64.b64encode
-    if how == "header":
-        text = _tamper(text, 0, "c2sp.org/tlog-proof@v2")
-    elif how == "index":
-        text = _tamper(text, 2, "index 4")
-    elif how == "event data":
-        altered = {**line, "data": {**line["data"], "passed": not line["data"]["passed"]}}
-        text = _tamper(text, 1, "extra " + encode(canonical_bytes(altered)).decode())
-    elif how == "event rehashed":
-        new = rewrite(canonical_bytes(line), data={"passed": True}).rstrip(b"\n")
-        text = _tamper(text, 1, "extra " + encode(new).decode())
-    elif how == "path hash":
-        text = _tamper(text, 3, encode(b"\x00" * 32).decode())
-    elif how == "path base64":
-        text = _tamper(text, 3, parts[3][:-1] + "?")
-    else:
-        text = text.replace("\n11\n", "\n12\n", 1)
+    verifier = generate_signer(ORIGIN).verifier if how == "another key" else SIGNER.verifier
     with pytest.raises(error) as caught:
-        verify_receipt(text, SIGNER.verifier)
-    assert str(caught.value).startswith(message)
+        verify_receipt(tampered_receipt(text, how), verifier)
+    assert str(caught.value)[: len(message)] == message
     assert "\n" not in str(caught.value)
-
-
-def test_a_receipt_is_refused_under_another_key(signing_ledger: Ledger) -> None:
-    signing_ledger.append([draft(n) for n in range(3)], "pipeline:ci")
-    text, _ = receipt_for(signing_ledger, 2)
-    with pytest.raises(CheckpointInvalid, match="no signature by a trusted key"):
-        verify_receipt(text, generate_signer(ORIGIN).verifier)
 
 
 def test_format_receipt_refuses_a_proof_at_another_size_than_the_checkpoint(

@@ -1,0 +1,76 @@
+"""The schema: one Query, Mutation and Subscription per area, merged at the root.
+
+To add an area (models, lineage, timeline): write its module with its own
+``XQuery`` (and ``XMutation``), and add the classes to the tuples below. Types
+that reference another area's types use ``Annotated["T", strawberry.lazy(...)]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaxTokensLimiter, SchemaExtension, ValidationCache
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+from strawberry.types.execution import ExecutionContext
+
+from ledger.api.graphql.append import AppendMutation
+from ledger.api.graphql.errors import ErrorCodes, log_unexpected
+from ledger.api.graphql.events import EventsQuery
+from ledger.api.graphql.limits import LimitRules, ParseCache, limit_rules
+from ledger.api.graphql.node import NodeQuery
+from ledger.api.graphql.proofs import ProofsQuery
+from ledger.api.graphql.subscriptions import EventsSubscription
+from ledger.api.settings import MAX_PAGE_SIZE, Settings
+
+__all__ = ["MUTATIONS", "QUERIES", "SUBSCRIPTIONS", "LedgerSchema", "build_schema"]
+
+QUERIES: tuple[type, ...] = (NodeQuery, EventsQuery, ProofsQuery)
+MUTATIONS: tuple[type, ...] = (AppendMutation,)
+SUBSCRIPTIONS: tuple[type, ...] = (EventsSubscription,)
+
+_CACHE_SIZE = 256
+
+Query = merge_types("Query", QUERIES)
+Mutation = merge_types("Mutation", MUTATIONS)
+Subscription = merge_types("Subscription", SUBSCRIPTIONS)
+
+
+class LedgerSchema(strawberry.Schema):
+    """A strawberry schema that logs only unexpected errors (see ``graphql.errors``)."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        log_unexpected(errors)
+
+
+def build_schema(
+    settings: Settings | None = None, on_error: Callable[[str], None] | None = None
+) -> LedgerSchema:
+    """The GraphQL schema with its limits and caches.
+
+    Args:
+        settings: the limits to apply (defaults when None; the SDL is the same).
+        on_error: called with the code of every error a result carries (metrics).
+    """
+    settings = settings or Settings()
+    rules = limit_rules(settings.max_query_depth, settings.max_aliases, settings.max_fields)
+    extensions: list[Callable[[], SchemaExtension]] = [
+        lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
+        lambda: LimitRules(rules),
+        lambda: ParseCache(maxsize=_CACHE_SIZE),
+        lambda: ValidationCache(maxsize=_CACHE_SIZE),
+        lambda: ErrorCodes(on_error),
+    ]
+    config: Any = StrawberryConfig(relay_max_results=MAX_PAGE_SIZE)
+    return LedgerSchema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions,
+        config=config,
+    )

@@ -1,0 +1,101 @@
+"""Appending over the network: parse a batch, check the caller's role per type, append.
+
+REST and GraphQL share this, so both refuse the same things with the same
+codes and both record the token's name, never a field of the request, as the
+actor. A batch is all or nothing: a bad item refuses the whole request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from starlette.concurrency import run_in_threadpool
+
+from ledger.api.auth import Principal
+from ledger.api.state import ApiState
+from ledger.auth import check_append
+from ledger.canonical import parse_json
+from ledger.errors import BadRequest, LedgerError
+from ledger.events import EventDraft, draft_from_json
+from ledger.service import Appended
+
+__all__ = ["NDJSON", "append_drafts", "at_index", "parse_batch"]
+
+NDJSON = "application/x-ndjson"
+
+
+def at_index(index: int, error: LedgerError) -> LedgerError:
+    """Place ``error`` at ``events[index]``: its field and message say which item failed."""
+    prefix = f"events[{index}]"
+    if error.field is not None and error.field.startswith(prefix):
+        return error
+    named = error.field is not None and error.message.startswith(f"{error.field}:")
+    error.message = f"{prefix}.{error.message}" if named else f"{prefix}: {error.message}"
+    error.field = prefix + (f".{error.field}" if error.field else "")
+    error.args = (error.message,)
+    return error
+
+
+def _drafts(items: Sequence[object]) -> list[EventDraft]:
+    drafts: list[EventDraft] = []
+    for index, item in enumerate(items):
+        try:
+            drafts.append(draft_from_json(item))
+        except LedgerError as error:
+            raise at_index(index, error) from None
+    return drafts
+
+
+def parse_batch(body: bytes, content_type: str) -> list[EventDraft]:
+    """Drafts from a request body: a JSON array, or NDJSON (one object per line).
+
+    Raises:
+        BadRequest: not JSON, not an array, or an empty batch.
+        InvalidEvent: an item is not a valid draft (``field`` is ``events[i].<field>``).
+    """
+    media = content_type.split(";", 1)[0].strip().lower()
+    items: list[object] = []
+    if media == NDJSON:
+        for number, line in enumerate(body.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                items.append(parse_json(line))
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise BadRequest(
+                    f"events[{len(items)}]: line {number} is not valid JSON ({exc})",
+                    field=f"events[{len(items)}]",
+                ) from None
+    else:
+        try:
+            parsed = parse_json(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"body: not valid JSON ({exc})", field="body") from None
+        if not isinstance(parsed, list):
+            raise BadRequest(
+                f"body: expected a JSON array of events (or NDJSON with Content-Type: {NDJSON})",
+                field="body",
+            )
+        items = parsed
+    if not items:
+        raise BadRequest("events: the batch is empty", field="events")
+    return _drafts(items)
+
+
+async def append_drafts(
+    state: ApiState, principal: Principal, drafts: list[EventDraft]
+) -> list[Appended]:
+    """Check the role for every type, append the batch all or nothing, and tell subscribers.
+
+    Raises:
+        Forbidden: the role may not append one of the types (nothing is appended).
+        LedgerError: whatever the service refuses (nothing is appended).
+    """
+    check_append(principal.role, [d.type for d in drafts], state.catalogue)
+    acks = await run_in_threadpool(state.ledger.append, drafts, principal.name)
+    created = [d.type for d, a in zip(drafts, acks, strict=True) if a.created]
+    if created:
+        for event_type in created:
+            state.metrics.appends.labels(event_type).inc()
+        state.feed.notify()
+    return acks

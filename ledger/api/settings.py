@@ -1,0 +1,81 @@
+"""Server settings: plain values, read from the environment by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = ["MAX_PAGE_SIZE", "Settings"]
+
+MAX_PAGE_SIZE = 100
+"""Largest ``first`` a connection accepts (DESIGN.md: page size is bounded)."""
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+def _flag(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    text = environ.get(name)
+    if text is None:
+        return default
+    if text.strip().lower() in _TRUE:
+        return True
+    if text.strip().lower() in _FALSE:
+        return False
+    raise ValueError(f"{name}: expected true or false, got {text!r}")
+
+
+def _number(environ: Mapping[str, str], name: str, default: float) -> float:
+    text = environ.get(name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name}: expected a number, got {text!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name}: must be positive, got {text!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """How the HTTP and GraphQL server behaves.
+
+    Attributes:
+        anonymous_reads: let requests without a token read (queries, proofs,
+            checkpoints, metrics); appends always need a token.
+        max_body_bytes: largest request body; bigger ones get 413.
+        poll_interval: seconds between checks of the store head for events
+            appended by other processes (subscriptions).
+        max_query_depth: deepest GraphQL selection nesting.
+        max_query_tokens: most lexical tokens in one GraphQL document.
+        max_aliases: most aliased fields in one GraphQL document.
+        max_fields: most field selections in one GraphQL document, fragments
+            expanded; with ``first`` at most 100 this bounds the nodes per query.
+        graphiql: serve GraphiQL on ``GET /graphql`` to browsers.
+    """
+
+    anonymous_reads: bool = False
+    max_body_bytes: int = 8 * 1024 * 1024
+    poll_interval: float = 0.2
+    max_query_depth: int = 12
+    max_query_tokens: int = 4000
+    max_aliases: int = 30
+    max_fields: int = 500
+    graphiql: bool = True
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Read ``LEDGER_ANONYMOUS_READS``, ``LEDGER_MAX_BODY_BYTES``, ``LEDGER_POLL_INTERVAL``.
+
+        Raises:
+            ValueError: a variable is set to something that is not a valid value.
+        """
+        default = cls()
+        return cls(
+            anonymous_reads=_flag(environ, "LEDGER_ANONYMOUS_READS", default.anonymous_reads),
+            max_body_bytes=int(_number(environ, "LEDGER_MAX_BODY_BYTES", default.max_body_bytes)),
+            poll_interval=_number(environ, "LEDGER_POLL_INTERVAL", default.poll_interval),
+            graphiql=_flag(environ, "LEDGER_GRAPHIQL", default.graphiql),
+        )

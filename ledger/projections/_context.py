@@ -1,0 +1,102 @@
+"""The working state of projecting one event: documents read, written, and effects.
+
+Documents handed in are never mutated. :meth:`Context.write` returns a
+shallow copy owned by the context, so handlers may set its top-level keys;
+nested lists and dicts are shared with the input and must be *replaced*, not
+changed in place (``doc["tests"] = [*old, entry]``). A written document gets
+the event's seq appended to its ``history`` unless the caller opts out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from ledger.projections._docs import env_status
+from ledger.projections._json import as_dict, as_list, dict_list, get_num, get_str
+from ledger.projections.base import Doc, Edge, Effects, EventView, StatusInterval
+
+__all__ = ["Context"]
+
+
+class Context:
+    """One event's projection in progress; see the module docstring for the rules."""
+
+    def __init__(self, event: EventView, docs: Mapping[str, Doc | None]) -> None:
+        self.event = event
+        self.data: dict[str, object] = as_dict(event["data"])
+        self.seq = event["seq"]
+        self.time = event["recorded_at"]
+        self._docs = docs
+        self._written: dict[str, Doc] = {}
+        self._intervals: list[StatusInterval] = []
+
+    def get(self, key: str) -> Doc | None:
+        """The document as this event has left it so far (None if it does not exist)."""
+        return self._written.get(key, self._docs.get(key))
+
+    def write(self, key: str, fresh: Callable[[], Doc], *, history: bool = True) -> Doc:
+        """The document under ``key``, ready to change; ``fresh()`` makes it when absent.
+
+        With ``history`` the event's seq is appended to the document's ``history``.
+        """
+        doc = self._written.get(key)
+        if doc is None:
+            old = self._docs.get(key)
+            doc = fresh() if old is None else dict(old)
+            if history:
+                doc["history"] = [*as_list(doc.get("history")), self.seq]
+            self._written[key] = doc
+        return doc
+
+    def entry(self, **fields: object) -> dict[str, object]:
+        """A list entry stamped with this event's seq, hash and time."""
+        return {"seq": self.seq, "hash": self.event["hash"], "time": self.time, **fields}
+
+    def set_status(
+        self,
+        model_doc: Doc,
+        version: str,
+        environment: str,
+        status: str,
+        exposure: float,
+        strategy: str | None,
+    ) -> None:
+        """Give (version, environment) a status in ``model_doc``; emit an interval if it changed."""
+        old = env_status(model_doc, version, environment)
+        if old is not None and (
+            get_str(old, "status") == status
+            and get_num(old, "exposure") == exposure
+            and get_str(old, "strategy") == strategy
+        ):
+            return
+        now: dict[str, object] = {
+            "status": status,
+            "exposure": exposure,
+            "strategy": strategy,
+            "seq": self.seq,
+            "time": self.time,
+        }
+        versions = dict_list(model_doc.get("versions"))
+        if not any(get_str(e, "version") == version for e in versions):
+            versions = [*versions, new_version_entry(version)]
+        model_doc["versions"] = [
+            {**e, "status": {**as_dict(e.get("status")), environment: now}}
+            if get_str(e, "version") == version
+            else e
+            for e in versions
+        ]
+        model = get_str(model_doc, "name") or ""
+        self._intervals.append(
+            StatusInterval(
+                model, version, environment, status, exposure, strategy, self.seq, self.time
+            )
+        )
+
+    def effects(self, edges: list[Edge]) -> Effects:
+        """The finished effects."""
+        return Effects(docs=dict(self._written), intervals=list(self._intervals), edges=edges)
+
+
+def new_version_entry(version: str, registered_seq: int | None = None) -> dict[str, object]:
+    """A model document's ``versions[]`` entry."""
+    return {"version": version, "registered_seq": registered_seq, "status": {}}

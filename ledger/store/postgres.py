@@ -1,0 +1,423 @@
+"""The PostgreSQL store (psycopg 3 with a connection pool).
+
+Select it with a ``postgresql://`` URL. The ledger lives in the connection's
+current schema, so one database can hold several ledgers: put
+``options=-csearch_path%3Dmy_ledger`` in the URL's query to pick one (the
+schema must exist).
+
+Serialization: every write transaction starts with
+``pg_advisory_xact_lock(APPEND_LOCK, <schema key>)``, so appends from any
+number of processes on any number of hosts queue up on the server, and only
+then read the head. The lock is released only when the transaction ends, and
+PostgreSQL makes a commit visible before it releases the committing
+transaction's locks; the next writer's head query (a new READ COMMITTED
+snapshot, taken after the lock is granted) therefore sees the previous batch.
+Seqs are computed from that head, never from a SEQUENCE (which would leave
+gaps on rollback), and ``seq`` is the primary key, so the chain can neither
+fork nor skip.
+
+Readers never skip a seq that commits late: seq N+1 is written only by a
+transaction that obtained the lock after the one writing seq N had committed
+and become visible, so seqs become visible in order and any snapshot that
+shows N+1 also shows N. (Keep write transactions at READ COMMITTED: at
+REPEATABLE READ the snapshot would be taken by the lock statement, before the
+wait, and the head would be stale.)
+
+Durability: a commit returns only after its WAL is flushed
+(``synchronous_commit`` is turned back on for our sessions if the server
+default is ``off``; stronger settings such as ``remote_apply`` are kept).
+
+Append-only: statement-level triggers refuse UPDATE, DELETE and TRUNCATE on
+``events``, ``merkle_nodes`` and ``checkpoints``; a superuser can disable
+them, which is why ``verify`` re-derives everything from the bytes.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import LiteralString
+
+import psycopg
+import psycopg_pool
+from psycopg import conninfo as _conninfo
+from psycopg.rows import TupleRow
+
+from ledger.events import Event
+from ledger.merkle.hashing import leaf_hash
+from ledger.store.postgres_schema import append_only_trigger, migrate
+from ledger.store.protocol import Head, NodeId, StoredCheckpoint, StoreError, TokenRecord
+
+__all__ = ["APPEND_LOCK", "PostgresStore"]
+
+APPEND_LOCK = 0x4C454447
+"""Advisory lock class ('LEDG') every write transaction takes; the object key is the schema's."""
+
+POOL_MAX = 8
+CONNECT_TIMEOUT_S = 15.0
+READ_PAGE = 1000
+IDLE_IN_TX_TIMEOUT_MS = 120_000
+
+_EVENT_COLUMNS: LiteralString = (
+    "seq, id, type, subject, actor, occurred_at, recorded_at, prev_hash, hash, body"
+)
+_EVENT_TYPES = ["int8", "text", "text", "text", "text", "text", "text", "text", "text", "bytea"]
+_GENESIS = "0" * 64
+_COPY_FROM = 8
+"""Batches at least this large go through binary COPY; smaller ones through INSERT."""
+
+_Conn = psycopg.Connection[TupleRow]
+
+
+def _describe(exc: psycopg.Error) -> str:
+    primary = exc.diag.message_primary if exc.diag is not None else None
+    return (primary or str(exc) or type(exc).__name__).strip().splitlines()[0]
+
+
+@contextmanager
+def _translated(what: str) -> Iterator[None]:
+    """Turn any psycopg error into a StoreError naming what we were doing."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise StoreError(f"{what}: {_describe(exc)}") from None
+
+
+def _redact(url: str) -> str:
+    """host:port/dbname for messages; never the password."""
+    try:
+        params = _conninfo.conninfo_to_dict(url)
+    except psycopg.Error:
+        return "postgresql://…"
+    host, port, db = params.get("host", ""), params.get("port", ""), params.get("dbname", "")
+    return f"postgresql://{host}{':' if port else ''}{port}/{db}"
+
+
+def _configure(conn: _Conn) -> None:
+    """Session settings every pooled connection needs, whatever the server defaults are."""
+    # Write transactions must take a fresh snapshot per statement (see the
+    # module docstring), whatever default_transaction_isolation says.
+    conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
+    row = conn.execute(
+        "SELECT current_setting('synchronous_commit'),"
+        " current_setting('idle_in_transaction_session_timeout')"
+    ).fetchone()
+    if row is None:  # pragma: no cover - SELECT of two settings always returns a row
+        return
+    if row[0] == "off":
+        conn.execute("SET synchronous_commit = on")
+    if row[1] == "0":
+        # A client that dies mid-append without closing its socket would hold
+        # the append lock until TCP gives up; the server ends such a
+        # transaction (and frees the lock) after this much idleness instead.
+        conn.execute(f"SET idle_in_transaction_session_timeout = {IDLE_IN_TX_TIMEOUT_MS}")
+
+
+class _Tx:
+    """The write transaction handed to the service, holding the append lock."""
+
+    def __init__(self, conn: _Conn) -> None:
+        self._conn = conn
+
+    def head(self) -> Head:
+        return _head(self._conn)
+
+    def events_by_id(self, ids: Sequence[str]) -> dict[str, Event]:
+        if not ids:
+            return {}
+        cursor = self._conn.cursor(binary=True)
+        cursor.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = ANY(%s)", (list(ids),))
+        return {row[1]: Event(*row) for row in cursor}
+
+    def insert_events(self, events: Sequence[Event]) -> None:
+        rows = [
+            (
+                e.seq,
+                e.id,
+                e.type,
+                e.subject,
+                e.actor,
+                e.occurred_at,
+                e.recorded_at,
+                e.prev_hash,
+                e.hash,
+                e.body,
+            )
+            for e in events
+        ]
+        cursor = self._conn.cursor()
+        if len(rows) < _COPY_FROM:
+            cursor.executemany(
+                f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%b)",
+                rows,
+            )
+            return
+        with cursor.copy(f"COPY events ({_EVENT_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(_EVENT_TYPES)
+            for row in rows:
+                copy.write_row(row)
+
+    def merkle_nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
+        return _fetch_nodes(self._conn, ids)
+
+    def insert_merkle_nodes(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
+        _copy_nodes(self._conn, "merkle_nodes", nodes)
+
+
+def _head(conn: _Conn) -> Head:
+    row = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+    return Head(0, _GENESIS) if row is None else Head(int(row[0]), str(row[1]))
+
+
+def _copy_nodes(conn: _Conn, table: LiteralString, nodes: Sequence[tuple[int, int, bytes]]) -> None:
+    if not nodes:
+        return
+    with conn.cursor().copy(f"COPY {table} (level, idx, hash) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(["int4", "int8", "bytea"])
+        for node in nodes:
+            copy.write_row(node)
+
+
+def _fetch_nodes(conn: _Conn, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
+    """Perfect-subtree hashes, two queries at most; leaves are hashed from the event bodies."""
+    out: dict[NodeId, bytes] = {}
+    leaves = [idx + 1 for level, idx in ids if level == 0]
+    inner = [(level, idx) for level, idx in ids if level > 0]
+    cursor = conn.cursor(binary=True)
+    if leaves:
+        cursor.execute("SELECT seq, body FROM events WHERE seq = ANY(%s::int8[])", (leaves,))
+        for seq, body in cursor:
+            out[(0, int(seq) - 1)] = leaf_hash(bytes(body))
+    if inner:
+        cursor.execute(
+            "SELECT m.level, m.idx, m.hash FROM merkle_nodes AS m"
+            " JOIN unnest(%s::int4[], %s::int8[]) AS q(level, idx) USING (level, idx)",
+            ([level for level, _ in inner], [idx for _, idx in inner]),
+        )
+        for level, idx, hash_ in cursor:
+            out[(int(level), int(idx))] = bytes(hash_)
+    return out
+
+
+class PostgresStore:
+    """An event store in one PostgreSQL schema, shared by any number of processes.
+
+    Thread-safe: every call borrows a connection from the pool. Opening runs
+    the missing migrations (see ``ledger.store.postgres_schema``).
+
+    Raises:
+        StoreError: the server is unreachable, refuses us, or the schema
+            cannot be migrated.
+    """
+
+    def __init__(self, url: str, *, max_connections: int = POOL_MAX) -> None:
+        self.url = url
+        self._where = _redact(url)
+        # A first, direct connection runs the migrations and reports a wrong
+        # URL, a refused login or a missing schema at once, instead of after
+        # the pool's reconnection attempts time out.
+        try:
+            with psycopg.connect(
+                url, autocommit=True, connect_timeout=int(CONNECT_TIMEOUT_S)
+            ) as conn:
+                _configure(conn)
+                row = conn.execute("SELECT current_schema()").fetchone()
+                if row is None or row[0] is None:
+                    raise StoreError(
+                        f"cannot open PostgreSQL store {self._where}: the search_path "
+                        "names no existing schema",
+                        suggestion="CREATE SCHEMA it first, or fix options=-csearch_path=…",
+                    )
+                self.schema = str(row[0])
+                # One lock key per schema: ledgers in different schemas of one
+                # database append in parallel; a ledger's own writers queue up.
+                self._lock_key = zlib.crc32(self.schema.encode()) - 2**31
+                migrate(conn, self._lock_key)
+            self._pool: psycopg_pool.ConnectionPool[_Conn] = psycopg_pool.ConnectionPool(
+                url,
+                min_size=1,
+                max_size=max(2, max_connections),
+                kwargs={"autocommit": True},
+                configure=_configure,
+                open=True,
+                name="rollout-ledger",
+                timeout=CONNECT_TIMEOUT_S,
+            )
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"cannot open PostgreSQL store {self._where}: {_describe(exc)}"
+            ) from None
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self._where!r}, schema={self.schema!r})"
+
+    @contextmanager
+    def _conn(self, what: str) -> Iterator[_Conn]:
+        with _translated(what), self._pool.connection() as conn:
+            yield conn
+
+    @contextmanager
+    def _write(self, what: str) -> Iterator[_Conn]:
+        """One transaction holding the append lock; commit on exit (durably), roll back on error."""
+        with self._conn(what) as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (APPEND_LOCK, self._lock_key))
+            yield conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[_Tx]:
+        with self._write("append failed") as conn:
+            yield _Tx(conn)
+
+    def head(self) -> Head:
+        with self._conn("cannot read the head") as conn:
+            return _head(conn)
+
+    def read(self, start: int = 1, end: int | None = None) -> Iterator[Event]:
+        # Keyset pagination by seq: each page is one short statement on a
+        # borrowed connection, so a slow consumer pins no connection and no
+        # long transaction, and memory stays at one page. Seqs become visible
+        # in order (module docstring), so no page can skip a late commit.
+        if end is None:
+            end = self.head().seq
+        after = max(start, 1) - 1
+        while after < end:
+            with self._conn("read failed") as conn:
+                cursor = conn.cursor(binary=True)
+                cursor.execute(
+                    f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq > %s AND seq <= %s"
+                    " ORDER BY seq LIMIT %s",
+                    (after, end, READ_PAGE),
+                )
+                page = [Event(*row) for row in cursor]
+            yield from page
+            if len(page) < READ_PAGE:
+                return
+            after = page[-1].seq
+
+    def get(self, seq: int) -> Event | None:
+        with self._conn("read failed") as conn:
+            cursor = conn.cursor(binary=True)
+            row = cursor.execute(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq = %s", (seq,)
+            ).fetchone()
+        return None if row is None else Event(*row)
+
+    def get_by_id(self, id: str) -> Event | None:
+        with self._conn("read failed") as conn:
+            cursor = conn.cursor(binary=True)
+            row = cursor.execute(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = %s", (id,)
+            ).fetchone()
+        return None if row is None else Event(*row)
+
+    def merkle_nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
+        with self._conn("cannot read Merkle nodes") as conn:
+            return _fetch_nodes(conn, ids)
+
+    def merkle_node_count(self) -> int:
+        with self._conn("cannot count Merkle nodes") as conn:
+            row = conn.execute("SELECT count(*) FROM merkle_nodes").fetchone()
+        return 0 if row is None else int(row[0])
+
+    def reset_merkle(self, nodes: Iterator[Sequence[tuple[int, int, bytes]]]) -> None:
+        # Merkle nodes are derived data. The triggers refuse DELETE and
+        # TRUNCATE, so rebuilding fills a fresh table and swaps it in, all in
+        # one transaction under the append lock (no append can add nodes to
+        # the old table meanwhile). The primary key is built after loading;
+        # the index is renamed so the next rebuild can reuse the _new names.
+        with self._write("cannot rebuild the Merkle tree") as conn:
+            conn.execute("DROP TABLE IF EXISTS merkle_nodes_new")
+            conn.execute(
+                "CREATE TABLE merkle_nodes_new"
+                " (level INTEGER NOT NULL, idx BIGINT NOT NULL, hash BYTEA NOT NULL)"
+            )
+            for chunk in nodes:
+                _copy_nodes(conn, "merkle_nodes_new", chunk)
+            conn.execute(
+                "ALTER TABLE merkle_nodes_new"
+                " ADD CONSTRAINT merkle_nodes_new_pkey PRIMARY KEY (level, idx)"
+            )
+            conn.execute("DROP TABLE merkle_nodes")
+            conn.execute("ALTER TABLE merkle_nodes_new RENAME TO merkle_nodes")
+            conn.execute("ALTER INDEX merkle_nodes_new_pkey RENAME TO merkle_nodes_pkey")
+            conn.execute(append_only_trigger("merkle_nodes"))
+
+    def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
+        with self._conn("cannot store the checkpoint") as conn:
+            conn.execute(
+                "INSERT INTO checkpoints (size, root_hash, note, created_at) VALUES (%s,%s,%s,%s)",
+                (checkpoint.size, checkpoint.root_hash, checkpoint.note, checkpoint.created_at),
+            )
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        with self._conn("cannot read checkpoints") as conn:
+            row = conn.execute(
+                "SELECT size, root_hash, note, created_at FROM checkpoints"
+                " ORDER BY size DESC, id DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else _checkpoint(row)
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        with self._conn("cannot read checkpoints") as conn:
+            rows = conn.execute(
+                "SELECT size, root_hash, note, created_at FROM checkpoints ORDER BY id"
+            ).fetchall()
+        return [_checkpoint(row) for row in rows]
+
+    def get_meta(self, key: str) -> str | None:
+        with self._conn("cannot read meta") as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._conn("cannot write meta") as conn:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (%s, %s)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    def add_token(self, token: TokenRecord) -> None:
+        try:
+            with self._pool.connection() as conn:
+                conn.execute(
+                    "INSERT INTO tokens (name, role, token_hash, created_at, revoked_at)"
+                    " VALUES (%s,%s,%s,%s,%s)",
+                    (token.name, token.role, token.token_hash, token.created_at, token.revoked_at),
+                )
+        except psycopg.errors.UniqueViolation:
+            raise StoreError(f"a token named {token.name!r} already exists") from None
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot store the token: {_describe(exc)}") from None
+
+    def token_by_hash(self, token_hash: str) -> TokenRecord | None:
+        with self._conn("cannot read tokens") as conn:
+            row = conn.execute(
+                "SELECT name, role, token_hash, created_at, revoked_at FROM tokens"
+                " WHERE token_hash = %s",
+                (token_hash,),
+            ).fetchone()
+        return None if row is None else TokenRecord(*row)
+
+    def tokens(self) -> list[TokenRecord]:
+        with self._conn("cannot read tokens") as conn:
+            rows = conn.execute(
+                "SELECT name, role, token_hash, created_at, revoked_at FROM tokens ORDER BY name"
+            ).fetchall()
+        return [TokenRecord(*row) for row in rows]
+
+    def revoke_token(self, name: str, revoked_at: str) -> bool:
+        with self._conn("cannot revoke the token") as conn:
+            cursor = conn.execute(
+                "UPDATE tokens SET revoked_at = %s WHERE name = %s AND revoked_at IS NULL",
+                (revoked_at, name),
+            )
+            return cursor.rowcount == 1
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def _checkpoint(row: TupleRow) -> StoredCheckpoint:
+    return StoredCheckpoint(int(row[0]), bytes(row[1]), str(row[2]), str(row[3]))

@@ -1,0 +1,363 @@
+"""What only the PostgreSQL store must show: triggers, cross-process serialization, migrations.
+
+The shared store tests (tests/store/test_sqlite_append.py and every test on the
+``store`` / ``ledger`` fixtures) already run on PostgreSQL through the
+parametrized ``backend`` fixture; this module pins ``backend`` to postgres.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import errors as pg_errors
+
+import ledger.store.postgres as pg_store
+from ledger.chain import BreakKind
+from ledger.errors import StoreError
+from ledger.note import generate_signer
+from ledger.service import Ledger
+from ledger.store import EventStore, open_store
+from ledger.store.postgres_schema import SCHEMA_VERSION, migrate
+from tests.helpers import draft
+
+ROOT = Path(__file__).resolve().parents[2]
+SchemaFactory = Callable[[], AbstractContextManager[str]]
+
+
+@pytest.fixture
+def backend() -> str:
+    """Every store in this module is a PostgreSQL one."""
+    return "postgres"
+
+
+def _raw(url: str) -> psycopg.Connection[tuple[object, ...]]:
+    """A plain superuser connection onto the test's schema, outside the store."""
+    return psycopg.connect(url, autocommit=True)
+
+
+def _seqs(store: EventStore) -> list[int]:
+    return [e.seq for e in store.read()]
+
+
+# ---- append-only in the database ---------------------------------------------------
+
+
+@pytest.mark.parametrize("table", ["events", "merkle_nodes", "checkpoints"])
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE {t} SET {c} = {c}", "DELETE FROM {t}", "TRUNCATE {t}"],
+    ids=["update", "delete", "truncate"],
+)
+def test_the_database_refuses_update_delete_and_truncate(
+    store_url: str, ledger: Ledger, table: str, statement: str
+) -> None:
+    ledger.signer = generate_signer("test.example/ledger")
+    ledger.append([draft(i) for i in range(4)], "ci")
+    ledger.checkpoint()
+    column = {"events": "actor", "merkle_nodes": "hash", "checkpoints": "note"}[table]
+    with _raw(store_url) as conn, pytest.raises(pg_errors.RestrictViolation, match="append-only"):
+        conn.execute(statement.format(t=table, c=column))
+    assert ledger.verify().ok
+
+
+def test_rebuilding_the_tree_twice_keeps_it_whole_and_append_only(
+    store_url: str, ledger: Ledger
+) -> None:
+    ledger.append([draft(i) for i in range(13)], "ci")
+    root, count = ledger.root(), ledger.store.merkle_node_count()
+    assert ledger.rebuild_tree() == root
+    assert ledger.rebuild_tree() == root
+    assert ledger.store.merkle_node_count() == count
+    ledger.append([draft(20)], "ci")
+    assert ledger.verify().ok
+    with _raw(store_url) as conn, pytest.raises(pg_errors.RestrictViolation, match="append-only"):
+        conn.execute("DELETE FROM merkle_nodes")
+
+
+# ---- tampering by a superuser with the triggers off ----------------------------------
+
+_REWRITE_SEQ_3 = (
+    "UPDATE events SET body = t.b, hash = encode(sha256(t.b), 'hex') FROM"
+    " (SELECT convert_to(replace(convert_from(body, 'UTF8'), '\"n\":2', '\"n\":7'), 'UTF8')"
+    " AS b FROM events WHERE seq = 3) AS t WHERE seq = 3"
+)
+
+
+@pytest.mark.parametrize(
+    ("statements", "seq", "kind"),
+    [
+        (["UPDATE events SET actor = 'mallory' WHERE seq = 3"], 3, BreakKind.ALTERED_CONTENT),
+        (
+            [
+                "UPDATE events SET body = convert_to(replace(convert_from(body, 'UTF8'),"
+                " '\"n\":2', '\"n\":7'), 'UTF8') WHERE seq = 3"
+            ],
+            3,
+            BreakKind.ALTERED_CONTENT,
+        ),
+        ([_REWRITE_SEQ_3], 4, BreakKind.BROKEN_LINK),
+        (["DELETE FROM events WHERE seq = 3"], 3, BreakKind.MISSING_SEQ),
+        (
+            [
+                "UPDATE events SET seq = 100 WHERE seq = 3",
+                "UPDATE events SET seq = 3 WHERE seq = 4",
+                "UPDATE events SET seq = 4 WHERE seq = 100",
+            ],
+            3,
+            BreakKind.REORDERED,
+        ),
+        (["DELETE FROM events WHERE seq >= 5"], 5, BreakKind.TRUNCATED),
+        (["TRUNCATE events"], 1, BreakKind.TRUNCATED),
+        (["UPDATE merkle_nodes SET hash = sha256(hash)"], 6, BreakKind.MERKLE_MISMATCH),
+    ],
+    ids=["column", "body", "rehashed-body", "deleted", "swapped", "tail-cut", "truncated", "tree"],
+)
+def test_verify_names_the_seq_and_kind_of_an_edit_made_with_triggers_disabled(
+    store_url: str, ledger: Ledger, statements: list[str], seq: int, kind: str
+) -> None:
+    ledger.signer = generate_signer("test.example/ledger")
+    ledger.append([draft(i) for i in range(6)], "ci")
+    ledger.checkpoint()
+    with _raw(store_url) as conn:
+        for table in ("events", "merkle_nodes"):
+            conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER ALL")
+        for statement in statements:
+            conn.execute(statement)
+        for table in ("events", "merkle_nodes"):
+            conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER ALL")
+    report = Ledger(ledger.store).verify()
+    assert (report.ok, report.first_bad_seq, report.kind) == (False, seq, kind)
+
+
+# ---- serialized appends ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "server_default",
+    ["", "-cdefault_transaction_isolation%3Dserializable%20"],
+    ids=["read-committed", "serializable-default"],
+)
+def test_two_stores_appending_from_threads_make_one_gapless_chain(
+    store_url: str, server_default: str
+) -> None:
+    # The store pins its transactions to READ COMMITTED: under a stricter
+    # default the head would be read from a snapshot older than the lock.
+    url = store_url.replace("-csearch_path", f"{server_default}-csearch_path")
+    stores = [open_store(url), open_store(url)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def writer(n: int) -> None:
+        ledger = Ledger(stores[n % 2])
+        start.wait()
+        try:
+            for b in range(15):
+                ledger.append([draft(n * 100 + b) for _ in range(1 + b % 4)], f"thread-{n}")
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    total = 4 * sum(1 + b % 4 for b in range(15))
+    assert _seqs(stores[0]) == list(range(1, total + 1))
+    assert Ledger(stores[1]).verify().ok
+    for s in stores:
+        s.close()
+
+
+_WORKER = """
+import sys
+from ledger.service import Ledger
+from ledger.store import open_store
+from tests.helpers import draft
+
+url, worker = sys.argv[1], int(sys.argv[2])
+store = open_store(url)
+ledger = Ledger(store)
+for b in range(20):
+    ledger.append([draft(worker * 100 + b) for _ in range(1 + b % 5)], f"process-{worker}")
+store.close()
+"""
+
+
+def test_four_processes_appending_at_once_make_one_gapless_chain(
+    store_url: str, tmp_path: Path
+) -> None:
+    open_store(store_url).close()  # migrate first, so the workers race on appends only
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    logs = [tmp_path / f"worker-{n}.err" for n in range(4)]
+    workers = []
+    for n, log in enumerate(logs):
+        with log.open("wb") as err:
+            workers.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", _WORKER, store_url, str(n)],
+                    cwd=ROOT,
+                    env=env,
+                    stderr=err,
+                )
+            )
+    codes = [w.wait(timeout=120) for w in workers]
+    assert codes == [0] * 4, [log.read_text() for log in logs]
+    store = open_store(store_url)
+    total = 4 * sum(1 + b % 5 for b in range(20))
+    assert _seqs(store) == list(range(1, total + 1))
+    assert {e.actor for e in store.read()} == {f"process-{n}" for n in range(4)}
+    assert Ledger(store).verify().ok
+    store.close()
+
+
+def test_a_writer_waits_for_the_open_append_of_another_store(store_url: str) -> None:
+    first, second = open_store(store_url), open_store(store_url)
+    done = threading.Event()
+
+    def append() -> None:
+        Ledger(second).append([draft(2)], "ci")
+        done.set()
+
+    with first.transaction() as tx:
+        assert tx.head().seq == 0
+        thread = threading.Thread(target=append)
+        thread.start()
+        assert not done.wait(0.5)  # queued on the advisory lock, not forking the chain
+    thread.join(10)
+    assert done.is_set()
+    assert _seqs(first) == [1]
+    first.close()
+    second.close()
+
+
+def test_ledgers_in_different_schemas_do_not_wait_for_each_other(
+    store_url: str, pg_schema: SchemaFactory
+) -> None:
+    first = open_store(store_url)
+    with pg_schema() as other_url:
+        other = open_store(other_url)
+        with first.transaction():
+            started = time.monotonic()
+            Ledger(other).append([draft(1)], "ci")
+            assert time.monotonic() - started < 5
+        assert (first.head().seq, other.head().seq) == (0, 1)
+        other.close()
+    first.close()
+
+
+# ---- reading -----------------------------------------------------------------------
+
+
+def test_read_pages_through_ranges_across_page_boundaries(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pg_store, "READ_PAGE", 7)
+    ledger.append([draft(i) for i in range(30)], "ci")
+    assert _seqs(ledger.store) == list(range(1, 31))
+    assert [e.seq for e in ledger.events(6, 22)] == list(range(6, 23))
+    assert [e.seq for e in ledger.events(29)] == [29, 30]
+    assert list(ledger.events(31)) == []
+    assert ledger.verify().ok
+
+
+def test_events_read_back_byte_for_byte(ledger: Ledger) -> None:
+    acks = ledger.append([draft(i) for i in range(20)], "ci")
+    events = list(ledger.events())
+    assert [e.hash for e in events] == [a.hash for a in acks]
+    assert ledger.store.get_by_id(events[4].id) == events[4]
+    assert ledger.store.get(5) == events[4]
+
+
+# ---- migrations and opening ----------------------------------------------------------
+
+
+def test_opening_again_applies_no_migration_twice(store_url: str, ledger: Ledger) -> None:
+    ledger.append([draft(1)], "ci")
+    open_store(store_url).close()
+    with _raw(store_url) as conn:
+        assert migrate(conn, 0) == []
+        versions = conn.execute("SELECT version FROM schema_migrations").fetchall()
+    assert versions == [(SCHEMA_VERSION,)]
+    assert ledger.head().seq == 1
+
+
+def test_stores_opening_a_fresh_schema_at_once_migrate_it_once(pg_url: str) -> None:
+    start = threading.Barrier(4)
+    opened: list[EventStore] = []
+    errors: list[BaseException] = []
+
+    def open_one() -> None:
+        start.wait()
+        try:
+            opened.append(open_store(pg_url))
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with _raw(pg_url) as conn:
+        assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [
+            (SCHEMA_VERSION,)
+        ]
+    for s in opened:
+        s.close()
+
+
+def test_a_database_at_a_newer_schema_version_is_refused(store_url: str, store: EventStore) -> None:
+    with _raw(store_url) as conn:
+        conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (SCHEMA_VERSION + 1,))
+    with pytest.raises(StoreError, match="newer"):
+        open_store(store_url)
+
+
+def test_a_search_path_naming_no_schema_is_a_store_error(pg_url: str) -> None:
+    url = pg_url.replace("ledger_test_", "ledger_absent_")
+    with pytest.raises(StoreError, match="no existing schema"):
+        open_store(url)
+
+
+def test_an_unreachable_server_is_a_store_error_without_the_password() -> None:
+    with pytest.raises(StoreError, match="cannot open PostgreSQL store") as caught:
+        open_store("postgresql://u:s3cret@127.0.0.1:1/ledger?connect_timeout=2")
+    assert "s3cret" not in str(caught.value)
+
+
+def test_a_driver_error_inside_a_write_surfaces_as_a_store_error(ledger: Ledger) -> None:
+    ledger.append([draft(1)], "ci")
+    (event,) = ledger.events()
+    with pytest.raises(StoreError, match="append failed"), ledger.store.transaction() as tx:
+        tx.insert_events([event])
+    assert ledger.head().seq == 1
+
+
+def test_commits_are_durable_even_if_the_server_default_is_async(pg_url: str) -> None:
+    url = pg_url.replace("-csearch_path", "-csynchronous_commit%3Doff%20-csearch_path")
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert conn.execute("SHOW synchronous_commit").fetchone() == ("off",)
+        pg_store._configure(conn)
+        assert conn.execute("SHOW synchronous_commit").fetchone() == ("on",)
+
+
+def test_the_schema_is_dropped_after_use(pg_schema: SchemaFactory) -> None:
+    with pg_schema() as url:
+        store = open_store(url)
+        Ledger(store).append([draft(1)], "ci")
+        schema = store.schema  # type: ignore[attr-defined]
+        store.close()
+    with psycopg.connect(url.split("?", 1)[0]) as conn:  # the query names the dropped schema
+        found = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+    assert found is None
