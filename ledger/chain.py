@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from ledger.canonical import canonical_bytes, is_canonical
+from ledger.canonical import canonical_bytes, is_canonical, parse_json
 from ledger.errors import CanonicalizationError
 from ledger.events import Event, EventDraft
 
@@ -136,7 +136,8 @@ def export_line(event: Event) -> bytes:
     if event.body.endswith(tail):
         head = event.body[: -len(tail)]
         return b"".join((head, b',"hash":"', event.hash.encode(), b'"', tail))
-    whole = orjson.loads(event.body)
+    whole = parse_json(event.body, numbers_as_doubles=True)
+    assert isinstance(whole, dict)
     whole["hash"] = event.hash
     return canonical_bytes(whole)
 

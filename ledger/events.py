@@ -13,10 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import orjson
-
-from ledger.canonical import canonical_bytes
-from ledger.errors import InvalidEvent, PayloadTooLarge
+from ledger.canonical import canonical_bytes, parse_json
+from ledger.errors import CanonicalizationError, InvalidEvent, PayloadTooLarge
 from ledger.refs import parse_ref
 
 __all__ = [
@@ -112,7 +110,13 @@ class EventDraft:
         parse_ref(subject, field="subject")
         if not isinstance(data, Mapping):
             raise InvalidEvent("data: expected a JSON object", field="data")
-        data_bytes = canonical_bytes(data)
+        try:
+            data_bytes = canonical_bytes(data)
+        except CanonicalizationError as exc:
+            # Name the path from the event's point of view: $.metrics.auc -> data.metrics.auc
+            path = "data" + (exc.field or "$")[1:]
+            reason = exc.message.split(": ", 1)[-1]
+            raise CanonicalizationError(f"{path}: {reason}", field=path) from None
         if len(data_bytes) > MAX_DATA_BYTES:
             raise PayloadTooLarge(
                 f"data: {len(data_bytes)} bytes is over the {MAX_DATA_BYTES}-byte limit",
@@ -132,7 +136,7 @@ class EventDraft:
     @property
     def data(self) -> object:
         """The payload, parsed back from its canonical bytes."""
-        return orjson.loads(self.data_bytes)
+        return parse_json(self.data_bytes, numbers_as_doubles=True)
 
 
 def draft_from_json(obj: object) -> EventDraft:
@@ -190,13 +194,13 @@ class Event:
     @property
     def data(self) -> object:
         """The payload, parsed from the hashed body."""
-        parsed = orjson.loads(self.body)
+        parsed = parse_json(self.body, numbers_as_doubles=True)
         assert isinstance(parsed, dict)
         return parsed["data"]
 
     def to_json(self) -> dict[str, object]:
         """The event as DESIGN.md's JSON object, ``hash`` included."""
-        parsed = orjson.loads(self.body)
+        parsed = parse_json(self.body, numbers_as_doubles=True)
         assert isinstance(parsed, dict)
         parsed["hash"] = self.hash
         return parsed

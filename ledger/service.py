@@ -16,7 +16,7 @@ from ledger.canonical import canonical_bytes, parse_json
 from ledger.catalogue import Catalogue
 from ledger.chain import BreakKind, ChainReport, seal
 from ledger.checkpoint import Checkpoint, sign_checkpoint
-from ledger.errors import Conflict, Forbidden, InvalidEvent, LedgerError, NotFound
+from ledger.errors import Conflict, Forbidden, InvalidEvent, LedgerError, NotFound, PolicyDenied
 from ledger.events import Event, EventDraft, format_time
 from ledger.merkle import (
     EMPTY_ROOT,
@@ -29,6 +29,10 @@ from ledger.merkle import (
 )
 from ledger.merkle.proofs import ProofPlan
 from ledger.note import Signer
+from ledger.policy import denied_event_data
+from ledger.projecting import BatchProjector, event_view
+from ledger.projections.base import DraftView
+from ledger.projections.rules import Policy, Violation
 from ledger.proofs import ConsistencyProof, InclusionProof
 from ledger.store.protocol import EventStore, Head, StoredCheckpoint, WriteTransaction
 from ledger.verification import verify_ledger
@@ -73,9 +77,12 @@ class Ledger:
         signer: Signer | None = None,
         origin: str | None = None,
         catalogue: Catalogue | None = None,
+        project: bool = True,
     ) -> None:
         self.store = store
         self.catalogue = catalogue
+        # Benchmarks turn this off to price projections and policy.
+        self._project = project
         self.signer = signer
         self.origin = origin or (signer.key_name if signer else "rollout-ledger.local/ledger")
         self._clock = clock
@@ -117,10 +124,39 @@ class Ledger:
         if self.catalogue is not None:
             self._check_catalogue(drafts, role)
         recorded_at = format_time(self._clock())
+        try:
+            return self._append_tx(drafts, actor, recorded_at, enforce_policy=True)
+        except _Denied as denied:
+            self._record_denial(denied, actor, recorded_at)
+            unmet = [v.message for v in denied.violations]
+            raise PolicyDenied(
+                f"events[{denied.index}]: the rollout policy refuses {denied.view['type']} on "
+                f"{denied.view['subject']}: " + "; ".join(unmet),
+                unmet=unmet,
+                field=f"events[{denied.index}]",
+            ) from None
+
+    def _record_denial(self, denied: _Denied, actor: str, recorded_at: str) -> None:
+        """Keep the refused attempt on the record, so auditors see attempted bypasses."""
+        data = denied_event_data(
+            denied.view, denied.violations, policy=denied.policy, draft_id=denied.draft_id
+        )
+        draft = EventDraft.create("policy.denied", denied.view["subject"], data)
+        self._append_tx([draft], actor, recorded_at, enforce_policy=False)
+
+    def _append_tx(
+        self,
+        drafts: Sequence[EventDraft],
+        actor: str,
+        recorded_at: str,
+        *,
+        enforce_policy: bool,
+    ) -> list[Appended]:
         given = [d.id for d in drafts if d.id is not None]
         with self.store.transaction() as tx:
             existing = tx.events_by_id(given) if given else {}
             head = tx.head()
+            projector = self._projector(tx, head) if self._project else None
             seq, prev = head.seq, head.hash
             results: list[Appended] = []
             new: list[Event] = []
@@ -142,6 +178,18 @@ class Ledger:
                             )
                         results.append(twin[1])
                         continue
+                data = draft.data if projector is not None else None
+                if projector is not None and enforce_policy:
+                    assert isinstance(data, dict)
+                    view: DraftView = {
+                        "type": draft.type,
+                        "subject": draft.subject,
+                        "actor": actor,
+                        "data": data,
+                    }
+                    governing, violations = projector.check(view, recorded_at)
+                    if violations:
+                        raise _Denied(index, view, governing, violations, draft.id)
                 seq += 1
                 event = seal(
                     draft,
@@ -153,6 +201,8 @@ class Ledger:
                 )
                 prev = event.hash
                 new.append(event)
+                if projector is not None:
+                    projector.apply(event_view(event, data))
                 ack = Appended(event.seq, event.hash, event.id, True)
                 if draft.id is not None:
                     in_batch[draft.id] = (draft, ack)
@@ -160,9 +210,26 @@ class Ledger:
             if new:
                 tx.insert_events(new)
                 frontier = self._extend_tree(tx, head, new) if self._maintain_tree else None
+                if projector is not None:
+                    projector.flush()
         if new:
             self._frontier = frontier
         return results
+
+    def _projector(self, tx: WriteTransaction, head: Head) -> BatchProjector:
+        """A projector for this transaction, first catching up on events it has not seen.
+
+        Events appended by a writer that did not project (or before the
+        projections existed) are replayed here, under the write lock, so the
+        policy is always judged on the state at the head.
+        """
+        projector = BatchProjector(tx)
+        position = int(tx.get_meta("projection_seq") or 0)
+        if position < head.seq:
+            for event in self.store.read(position + 1, head.seq):
+                projector.apply(event_view(event))
+            projector.flush()
+        return projector
 
     def _check_catalogue(self, drafts: Sequence[EventDraft], role: str | None) -> None:
         catalogue = self.catalogue
@@ -339,6 +406,25 @@ class Ledger:
                 report.head_hash,
             )
         return report
+
+
+class _Denied(Exception):
+    """Raised inside the append transaction to roll it back when the policy refuses."""
+
+    def __init__(
+        self,
+        index: int,
+        view: DraftView,
+        policy: Policy | None,
+        violations: list[Violation],
+        draft_id: str | None,
+    ) -> None:
+        super().__init__(view["type"])
+        self.index = index
+        self.view = view
+        self.policy = policy
+        self.violations = violations
+        self.draft_id = draft_id
 
 
 def _check_same(old: Event, draft: EventDraft, actor: str, index: int) -> None:

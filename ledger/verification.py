@@ -28,6 +28,48 @@ CHUNK = 1 << 16
 PARALLEL_THRESHOLD = 4 * CHUNK
 
 
+class _StoredNodes:
+    """Streams the stored Merkle nodes level by level, to compare with recomputed ones.
+
+    Nodes complete in index order within a level, so one forward cursor per
+    level (paged, a few thousand hashes at a time) checks every stored node in
+    constant memory.
+    """
+
+    PAGE = 4096
+
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
+        self._pages: dict[int, tuple[list[tuple[int, bytes]], int]] = {}
+
+    def first_mismatch(self, nodes: list[tuple[int, int, bytes]]) -> tuple[int, int] | None:
+        """The first (level, idx) whose stored hash is missing or differs, else None."""
+        for level, idx, digest in nodes:
+            page, pos = self._pages.get(level, ([], 0))
+            if pos >= len(page) or page[pos][0] > idx:
+                page, pos = self._store.merkle_node_page(level, idx, self.PAGE), 0
+            if pos >= len(page) or page[pos] != (idx, digest):
+                return level, idx
+            self._pages[level] = (page, pos + 1)
+        return None
+
+
+def _node_break(checked: int, level: int, idx: int, head_hash: str) -> ChainReport:
+    # The node is complete from the seq of its last leaf on: trees up to the seq
+    # before are unaffected, so that last seq is the first bad one.
+    first_seq = (idx << level) + 1
+    last_seq = first_seq + (1 << level) - 1
+    return ChainReport(
+        False,
+        checked,
+        last_seq,
+        BreakKind.MERKLE_MISMATCH,
+        f"stored Merkle node (level {level}, index {idx}) over seq {first_seq}..{last_seq}"
+        " does not match the events (run rebuild)",
+        head_hash,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class _ChunkResult:
     start: int
@@ -39,7 +81,9 @@ class _ChunkResult:
     checkpoint_frontier: list[bytes] | None
 
 
-def _verify_chunk(store: EventStore, start: int, end: int, checkpoint_size: int) -> _ChunkResult:
+def _verify_chunk(
+    store: EventStore, start: int, end: int, checkpoint_size: int, check_nodes: bool
+) -> _ChunkResult:
     events = store.read(start, end)
     first = next(events, None)
     if first is None or first.seq != start:
@@ -58,10 +102,18 @@ def _verify_chunk(store: EventStore, start: int, end: int, checkpoint_size: int)
     at_checkpoint: list[bytes] | None = None
     cut = checkpoint_size - start + 1 if start <= checkpoint_size <= end else -1
 
+    stored = _StoredNodes(store) if check_nodes else None
+    offset = start - 1  # a multiple of the chunk size: node (L, i) is global (L, i + offset >> L)
+    bad_node: tuple[int, int] | None = None
+
     def flush() -> None:
-        nonlocal frontier, size, pending
+        nonlocal frontier, size, pending, bad_node
         step = append_leaves(frontier, size, pending)
         frontier, size, pending = step.frontier, step.size, []
+        if stored is not None and bad_node is None and step.nodes:
+            bad_node = stored.first_mismatch(
+                [(lvl, i + (offset >> lvl), h) for lvl, i, h in step.nodes]
+            )
 
     for event in _chain(first, events):
         if not verifier.feed(event):
@@ -76,6 +128,9 @@ def _verify_chunk(store: EventStore, start: int, end: int, checkpoint_size: int)
             flush()
     flush()
     report = verifier.report()
+    if bad_node is not None:
+        broken = _node_break(report.checked, *bad_node, report.head_hash)
+        return _ChunkResult(start, report.checked, first_prev, None, broken, [], None)
     if report.checked != end - start + 1:
         missing = start + report.checked
         broken = ChainReport(
@@ -95,12 +150,12 @@ def _chain(first: object, rest: Iterator[object]) -> Iterator[object]:
 _worker_store: EventStore | None = None
 
 
-def _worker(task: tuple[str, int, int, int]) -> _ChunkResult:
+def _worker(task: tuple[str, int, int, int, bool]) -> _ChunkResult:
     global _worker_store
-    url, start, end, checkpoint_size = task
+    url, start, end, checkpoint_size, check_nodes = task
     if _worker_store is None:
         _worker_store = open_store(url)
-    return _verify_chunk(_worker_store, start, end, checkpoint_size)
+    return _verify_chunk(_worker_store, start, end, checkpoint_size, check_nodes)
 
 
 def verify_ledger(
@@ -110,30 +165,53 @@ def verify_ledger(
     progress: Callable[[int], None] | None = None,
     chunk: int = CHUNK,
     min_parallel: int = PARALLEL_THRESHOLD,
+    check_nodes: bool = True,
 ) -> tuple[ChainReport, list[bytes]]:
     """Verify the chain and compute the Merkle frontier; return (report, frontier).
 
     Checks the latest stored checkpoint too: a ledger shorter than it is
-    ``truncated``; a different root at its size is ``merkle_mismatch``.
+    ``truncated``; a different root at its size is ``merkle_mismatch``. With
+    ``check_nodes`` every stored Merkle node is compared with the one
+    recomputed from the events, and the node count must be exact, so an
+    edited, missing or forged node is ``merkle_mismatch`` at the first seq it covers.
     """
     head = store.head().seq
     checkpoint = store.latest_checkpoint()
     cp_size = checkpoint.size if checkpoint else -1
     if chunk < 1 or chunk & (chunk - 1):
         raise ValueError(f"chunk must be a power of two, got {chunk}")
-    tasks = [(store.url, s, min(s + chunk - 1, head), cp_size) for s in range(1, head + 1, chunk)]
+    tasks = [
+        (store.url, s, min(s + chunk - 1, head), cp_size, check_nodes)
+        for s in range(1, head + 1, chunk)
+    ]
     parallel = workers > 1 and head >= min_parallel and store.url != ":memory:"
     if parallel:
         pool = multiprocessing.get_context("spawn").Pool(workers)
         results: Iterator[_ChunkResult] = pool.imap(_worker, tasks)
     else:
         pool = None
-        results = (_verify_chunk(store, s, e, c) for _url, s, e, c in tasks)
+        results = (_verify_chunk(store, s, e, c, n) for _url, s, e, c, n in tasks)
     try:
-        return _combine(results, head, checkpoint, progress, chunk)
+        report, frontier = _combine(
+            results, head, checkpoint, progress, chunk, _StoredNodes(store) if check_nodes else None
+        )
     finally:
         if pool is not None:
             pool.terminate()
+    if report.ok and check_nodes:
+        expected = report.checked - report.checked.bit_count()
+        stored_count = store.merkle_node_count()
+        if stored_count != expected:
+            return ChainReport(
+                False,
+                report.checked,
+                report.checked,
+                BreakKind.MERKLE_MISMATCH,
+                f"{stored_count} Merkle nodes are stored where {report.checked} events make "
+                f"{expected} (run rebuild)",
+                report.head_hash,
+            ), frontier
+    return report, frontier
 
 
 def _combine(
@@ -142,7 +220,9 @@ def _combine(
     checkpoint: object,
     progress: Callable[[int], None] | None,
     chunk_size: int,
+    stored: _StoredNodes | None,
 ) -> tuple[ChainReport, list[bytes]]:
+    shift = chunk_size.bit_length() - 1  # chunk roots are nodes of this level
     upper: list[bytes] = []  # frontier over full chunks, each one perfect subtree
     chunks = 0
     prev = GENESIS_HASH
@@ -172,6 +252,10 @@ def _combine(
         if chunk.count == chunk_size:
             step = append_leaves(upper, chunks, chunk.frontier)
             upper, chunks = step.frontier, step.size
+            if stored is not None and step.nodes:
+                bad = stored.first_mismatch([(lvl + shift, i, h) for lvl, i, h in step.nodes])
+                if bad is not None:
+                    return _node_break(checked, *bad, prev), []
         else:
             tail = chunk.frontier
         if progress is not None:

@@ -54,16 +54,18 @@ def create_app(
     Args:
         ledger: the service; its store also holds the API tokens.
         settings: server behaviour (defaults when None).
-        catalogue: which role may append which type; loaded from the shipped
-            schemas when None.
+        catalogue: which role may append which type; the ledger's own when
+            None, else the shipped schemas.
         owns_store: close the ledger's store when the app shuts down.
     """
     settings = settings or Settings()
     metrics = Metrics(ledger.store)
+    if catalogue is None:
+        catalogue = ledger.catalogue if ledger.catalogue is not None else load_catalogue()
     state = ApiState(
         ledger=ledger,
         settings=settings,
-        catalogue=catalogue if catalogue is not None else load_catalogue(),
+        catalogue=catalogue,
         metrics=metrics,
         feed=EventFeed(ledger.store, settings.poll_interval),
     )
@@ -133,5 +135,7 @@ def app_from_env() -> Starlette:
     key_dir = os.environ.get("LEDGER_KEY_DIR")
     store = open_store(db)
     signer = load_signer(Path(key_dir) if key_dir else default_key_dir(db), required=False)
-    ledger = Ledger(store, signer=signer, origin=store.get_meta("origin"))
+    ledger = Ledger(
+        store, signer=signer, origin=store.get_meta("origin"), catalogue=load_catalogue()
+    )
     return create_app(ledger, Settings.from_env(os.environ), owns_store=True)

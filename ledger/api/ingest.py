@@ -8,6 +8,7 @@ actor. A batch is all or nothing: a bad item refuses the whole request.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 from starlette.concurrency import run_in_threadpool
 
@@ -82,6 +83,17 @@ def parse_batch(body: bytes, content_type: str) -> list[EventDraft]:
     return _drafts(items)
 
 
+def _in_batch_terms(error: LedgerError) -> LedgerError:
+    """Name a one-event batch's item ``events[0]`` as for any batch (the service says ``event``)."""
+    for old in ("event.", "event:"):
+        if error.message.startswith(old):
+            error.message = "events[0]" + error.message[len("event") :]
+            error.args = (error.message,)
+    if error.field == "event" or (error.field or "").startswith("event."):
+        error.field = "events[0]" + (error.field or "")[len("event") :]
+    return error
+
+
 async def append_drafts(
     state: ApiState, principal: Principal, drafts: list[EventDraft]
 ) -> list[Appended]:
@@ -92,7 +104,12 @@ async def append_drafts(
         LedgerError: whatever the service refuses (nothing is appended).
     """
     check_append(principal.role, [d.type for d in drafts], state.catalogue)
-    acks = await run_in_threadpool(state.ledger.append, drafts, principal.name)
+    try:
+        acks = await run_in_threadpool(
+            partial(state.ledger.append, role=principal.role), drafts, principal.name
+        )
+    except LedgerError as error:
+        raise _in_batch_terms(error) from None
     created = [d.type for d, a in zip(drafts, acks, strict=True) if a.created]
     if created:
         for event_type in created:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
@@ -52,8 +53,24 @@ def init(ctx: Context, name: str | None, origin: str | None) -> None:
     click.echo(f"signing key in {ctx.key_dir}; verifier key {signer.verifier_key()}")
 
 
-def _read_batch(source: IO[bytes], name: str) -> list[EventDraft]:
+_WHERE = re.compile(r"(?:events\[(\d+)\]|event)(?:: |\.)")
+
+
+def _relabel(error: LedgerError, labels: Sequence[str]) -> LedgerError:
+    """Name a batch member by its file and line rather than its index in the batch."""
+    match = _WHERE.match(error.message)
+    if match is None:
+        return error
+    index = int(match.group(1) or 0)
+    if index >= len(labels):
+        return error
+    error.message = f"{labels[index]}: {error.message[match.end() :]}"
+    return error
+
+
+def _read_batch(source: IO[bytes], name: str) -> tuple[list[EventDraft], list[str]]:
     drafts: list[EventDraft] = []
+    labels: list[str] = []
     for number, line in enumerate(source, start=1):
         if not line.strip():
             continue
@@ -65,9 +82,10 @@ def _read_batch(source: IO[bytes], name: str) -> list[EventDraft]:
             drafts.append(draft_from_json(obj))
         except LedgerError as exc:
             fail(type(exc)(f"{name}:{number}: {exc.message}", field=exc.field))
+        labels.append(f"{name}:{number}")
     if not drafts:
         fail(BadRequest(f"{name}: holds no events"))
-    return drafts
+    return drafts, labels
 
 
 @click.command()
@@ -91,7 +109,7 @@ def append(
     if file_ is not None:
         if type_ or subject or data:
             fail(BadRequest("give either --file or --type/--subject/--data, not both"))
-        drafts = _read_batch(file_, file_.name)
+        drafts, labels = _read_batch(file_, getattr(file_, "name", "<stdin>"))
     else:
         given = (("--type", type_), ("--subject", subject), ("--data", data))
         missing = [flag for flag, value in given if not value]
@@ -103,9 +121,12 @@ def append(
             fail(InvalidEvent(f"--data: not valid JSON ({exc})", field="data"))
         with errors():
             drafts = [EventDraft.create(type_, subject, payload, id=id_, occurred_at=occurred_at)]
+        labels = []
     ledger = ctx.ledger()
-    with errors():
+    try:
         acks = ledger.append(drafts, local_actor())
+    except LedgerError as error:
+        fail(_relabel(error, labels))
     lines = [f"{a.seq}\t{a.hash}" + ("" if a.created else "\texisting") for a in acks]
     sys.stdout.write("\n".join(lines) + "\n")
 

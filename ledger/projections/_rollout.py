@@ -188,7 +188,8 @@ def _rollback(ctx: Context) -> None:
         version["rollbacks"] = [*dict_list(version.get("rollbacks")), moved]
     model = write_model(ctx, source[0])
     if not get_bool(model, "retired"):
-        ctx.set_status(model, source[1], env, "rolled_back", 0.0, None)
+        if source != target:  # a "rollback" to the same version only restores it
+            ctx.set_status(model, source[1], env, "rolled_back", 0.0, None)
         _retire_others(ctx, model, env, {source[1], target[1]}, "replaced")
         if target[0] == source[0]:
             ctx.set_status(model, target[1], env, "production", 100.0, None)

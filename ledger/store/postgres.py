@@ -25,7 +25,9 @@ wait, and the head would be stale.)
 
 Durability: a commit returns only after its WAL is flushed
 (``synchronous_commit`` is turned back on for our sessions if the server
-default is ``off``; stronger settings such as ``remote_apply`` are kept).
+default is ``off``; stronger settings such as ``remote_apply`` are kept). A
+process killed mid-append loses its connection, so the server rolls the
+batch back and frees the lock; nothing was acknowledged, nothing is partial.
 
 Append-only: statement-level triggers refuse UPDATE, DELETE and TRUNCATE on
 ``events``, ``merkle_nodes`` and ``checkpoints``; a superuser can disable
@@ -37,7 +39,6 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import LiteralString
 
 import psycopg
 import psycopg_pool
@@ -45,7 +46,14 @@ from psycopg import conninfo as _conninfo
 from psycopg.rows import TupleRow
 
 from ledger.events import Event
-from ledger.merkle.hashing import leaf_hash
+from ledger.store.postgres_rows import (
+    EVENT_COLUMNS,
+    Conn,
+    PostgresTransaction,
+    copy_nodes,
+    fetch_nodes,
+    read_head,
+)
 from ledger.store.postgres_schema import append_only_trigger, migrate
 from ledger.store.protocol import Head, NodeId, StoredCheckpoint, StoreError, TokenRecord
 
@@ -58,16 +66,6 @@ POOL_MAX = 8
 CONNECT_TIMEOUT_S = 15.0
 READ_PAGE = 1000
 IDLE_IN_TX_TIMEOUT_MS = 120_000
-
-_EVENT_COLUMNS: LiteralString = (
-    "seq, id, type, subject, actor, occurred_at, recorded_at, prev_hash, hash, body"
-)
-_EVENT_TYPES = ["int8", "text", "text", "text", "text", "text", "text", "text", "text", "bytea"]
-_GENESIS = "0" * 64
-_COPY_FROM = 8
-"""Batches at least this large go through binary COPY; smaller ones through INSERT."""
-
-_Conn = psycopg.Connection[TupleRow]
 
 
 def _describe(exc: psycopg.Error) -> str:
@@ -94,7 +92,7 @@ def _redact(url: str) -> str:
     return f"postgresql://{host}{':' if port else ''}{port}/{db}"
 
 
-def _configure(conn: _Conn) -> None:
+def _configure(conn: Conn) -> None:
     """Session settings every pooled connection needs, whatever the server defaults are."""
     # Write transactions must take a fresh snapshot per statement (see the
     # module docstring), whatever default_transaction_isolation says.
@@ -112,92 +110,6 @@ def _configure(conn: _Conn) -> None:
         # the append lock until TCP gives up; the server ends such a
         # transaction (and frees the lock) after this much idleness instead.
         conn.execute(f"SET idle_in_transaction_session_timeout = {IDLE_IN_TX_TIMEOUT_MS}")
-
-
-class _Tx:
-    """The write transaction handed to the service, holding the append lock."""
-
-    def __init__(self, conn: _Conn) -> None:
-        self._conn = conn
-
-    def head(self) -> Head:
-        return _head(self._conn)
-
-    def events_by_id(self, ids: Sequence[str]) -> dict[str, Event]:
-        if not ids:
-            return {}
-        cursor = self._conn.cursor(binary=True)
-        cursor.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = ANY(%s)", (list(ids),))
-        return {row[1]: Event(*row) for row in cursor}
-
-    def insert_events(self, events: Sequence[Event]) -> None:
-        rows = [
-            (
-                e.seq,
-                e.id,
-                e.type,
-                e.subject,
-                e.actor,
-                e.occurred_at,
-                e.recorded_at,
-                e.prev_hash,
-                e.hash,
-                e.body,
-            )
-            for e in events
-        ]
-        cursor = self._conn.cursor()
-        if len(rows) < _COPY_FROM:
-            cursor.executemany(
-                f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%b)",
-                rows,
-            )
-            return
-        with cursor.copy(f"COPY events ({_EVENT_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(_EVENT_TYPES)
-            for row in rows:
-                copy.write_row(row)
-
-    def merkle_nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
-        return _fetch_nodes(self._conn, ids)
-
-    def insert_merkle_nodes(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
-        _copy_nodes(self._conn, "merkle_nodes", nodes)
-
-
-def _head(conn: _Conn) -> Head:
-    row = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
-    return Head(0, _GENESIS) if row is None else Head(int(row[0]), str(row[1]))
-
-
-def _copy_nodes(conn: _Conn, table: LiteralString, nodes: Sequence[tuple[int, int, bytes]]) -> None:
-    if not nodes:
-        return
-    with conn.cursor().copy(f"COPY {table} (level, idx, hash) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(["int4", "int8", "bytea"])
-        for node in nodes:
-            copy.write_row(node)
-
-
-def _fetch_nodes(conn: _Conn, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
-    """Perfect-subtree hashes, two queries at most; leaves are hashed from the event bodies."""
-    out: dict[NodeId, bytes] = {}
-    leaves = [idx + 1 for level, idx in ids if level == 0]
-    inner = [(level, idx) for level, idx in ids if level > 0]
-    cursor = conn.cursor(binary=True)
-    if leaves:
-        cursor.execute("SELECT seq, body FROM events WHERE seq = ANY(%s::int8[])", (leaves,))
-        for seq, body in cursor:
-            out[(0, int(seq) - 1)] = leaf_hash(bytes(body))
-    if inner:
-        cursor.execute(
-            "SELECT m.level, m.idx, m.hash FROM merkle_nodes AS m"
-            " JOIN unnest(%s::int4[], %s::int8[]) AS q(level, idx) USING (level, idx)",
-            ([level for level, _ in inner], [idx for _, idx in inner]),
-        )
-        for level, idx, hash_ in cursor:
-            out[(int(level), int(idx))] = bytes(hash_)
-    return out
 
 
 class PostgresStore:
@@ -234,7 +146,7 @@ class PostgresStore:
                 # database append in parallel; a ledger's own writers queue up.
                 self._lock_key = zlib.crc32(self.schema.encode()) - 2**31
                 migrate(conn, self._lock_key)
-            self._pool: psycopg_pool.ConnectionPool[_Conn] = psycopg_pool.ConnectionPool(
+            self._pool: psycopg_pool.ConnectionPool[Conn] = psycopg_pool.ConnectionPool(
                 url,
                 min_size=1,
                 max_size=max(2, max_connections),
@@ -253,25 +165,25 @@ class PostgresStore:
         return f"PostgresStore({self._where!r}, schema={self.schema!r})"
 
     @contextmanager
-    def _conn(self, what: str) -> Iterator[_Conn]:
+    def _conn(self, what: str) -> Iterator[Conn]:
         with _translated(what), self._pool.connection() as conn:
             yield conn
 
     @contextmanager
-    def _write(self, what: str) -> Iterator[_Conn]:
+    def _write(self, what: str) -> Iterator[Conn]:
         """One transaction holding the append lock; commit on exit (durably), roll back on error."""
         with self._conn(what) as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (APPEND_LOCK, self._lock_key))
             yield conn
 
     @contextmanager
-    def transaction(self) -> Iterator[_Tx]:
+    def transaction(self) -> Iterator[PostgresTransaction]:
         with self._write("append failed") as conn:
-            yield _Tx(conn)
+            yield PostgresTransaction(conn)
 
     def head(self) -> Head:
         with self._conn("cannot read the head") as conn:
-            return _head(conn)
+            return read_head(conn)
 
     def read(self, start: int = 1, end: int | None = None) -> Iterator[Event]:
         # Keyset pagination by seq: each page is one short statement on a
@@ -285,7 +197,7 @@ class PostgresStore:
             with self._conn("read failed") as conn:
                 cursor = conn.cursor(binary=True)
                 cursor.execute(
-                    f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq > %s AND seq <= %s"
+                    f"SELECT {EVENT_COLUMNS} FROM events WHERE seq > %s AND seq <= %s"
                     " ORDER BY seq LIMIT %s",
                     (after, end, READ_PAGE),
                 )
@@ -299,7 +211,7 @@ class PostgresStore:
         with self._conn("read failed") as conn:
             cursor = conn.cursor(binary=True)
             row = cursor.execute(
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq = %s", (seq,)
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE seq = %s", (seq,)
             ).fetchone()
         return None if row is None else Event(*row)
 
@@ -307,13 +219,13 @@ class PostgresStore:
         with self._conn("read failed") as conn:
             cursor = conn.cursor(binary=True)
             row = cursor.execute(
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = %s", (id,)
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE id = %s", (id,)
             ).fetchone()
         return None if row is None else Event(*row)
 
     def merkle_nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
         with self._conn("cannot read Merkle nodes") as conn:
-            return _fetch_nodes(conn, ids)
+            return fetch_nodes(conn, ids)
 
     def merkle_node_count(self) -> int:
         with self._conn("cannot count Merkle nodes") as conn:
@@ -333,7 +245,7 @@ class PostgresStore:
                 " (level INTEGER NOT NULL, idx BIGINT NOT NULL, hash BYTEA NOT NULL)"
             )
             for chunk in nodes:
-                _copy_nodes(conn, "merkle_nodes_new", chunk)
+                copy_nodes(conn, "merkle_nodes_new", chunk)
             conn.execute(
                 "ALTER TABLE merkle_nodes_new"
                 " ADD CONSTRAINT merkle_nodes_new_pkey PRIMARY KEY (level, idx)"

@@ -70,6 +70,23 @@ class WriteTransaction(Protocol):
 
     def insert_merkle_nodes(self, nodes: Sequence[tuple[int, int, bytes]]) -> None: ...
 
+    def get_meta(self, key: str) -> str | None: ...
+
+    def get_docs(self, keys: Sequence[str]) -> dict[str, bytes]:
+        """Projection documents (JSON bytes) by key; absent keys are left out."""
+        ...
+
+    def write_projection(
+        self,
+        docs: Sequence[tuple[str, bytes, int]],
+        intervals: Sequence[tuple[str, str, str, str, float, str | None, int, str]],
+        edges: Sequence[tuple[str, str, str, int, str]],
+        position: int,
+    ) -> None:
+        """Upsert documents, open status intervals (closing the previous one of the same
+        model/version/environment), add edges (first wins) and set the tracking position."""
+        ...
+
 
 class EventStore(Protocol):
     """What the service needs from a backend."""
@@ -91,6 +108,10 @@ class EventStore(Protocol):
     def get_by_id(self, id: str) -> Event | None: ...
 
     def merkle_nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]: ...
+
+    def merkle_node_page(self, level: int, start_idx: int, limit: int) -> list[tuple[int, bytes]]:
+        """Stored nodes (level >= 1) of one level with idx >= start_idx, in idx order."""
+        ...
 
     def merkle_node_count(self) -> int: ...
 

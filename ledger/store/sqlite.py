@@ -26,11 +26,12 @@ import sqlite_utils
 
 from ledger.events import Event
 from ledger.merkle.hashing import leaf_hash
+from ledger.store import sqlite_projections as proj
 from ledger.store.protocol import Head, NodeId, StoredCheckpoint, StoreError, TokenRecord
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 120_000
 _EVENT_COLUMNS = "seq, id, type, subject, actor, occurred_at, recorded_at, prev_hash, hash, body"
 _GENESIS = "0" * 64
@@ -139,6 +140,33 @@ class _Tx:
                 "INSERT INTO merkle_nodes (level, idx, hash) VALUES (?,?,?)", nodes
             )
 
+    def get_docs(self, keys: Sequence[str]) -> dict[str, bytes]:
+        return proj.get_docs(self._conn, keys)
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def write_projection(
+        self,
+        docs: Sequence[tuple[str, bytes, int]],
+        intervals: Sequence[proj.IntervalRow],
+        edges: Sequence[proj.EdgeRow],
+        position: int,
+    ) -> None:
+        proj.put_docs(self._conn, docs)
+        proj.add_intervals(self._conn, intervals)
+        proj.add_edges(self._conn, edges)
+        _set_meta(self._conn, "projection_seq", str(position))
+
+
+def _set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?)"
+        " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
+
 
 def _fetch_nodes(conn: sqlite3.Connection, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
     """Perfect-subtree hashes; leaves (level 0) are hashed from the event bodies."""
@@ -186,14 +214,19 @@ class SQLiteStore:
             raise StoreError(f"cannot open SQLite store {self.path}: {exc}") from None
 
     def _migrate(self) -> None:
-        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        if version >= SCHEMA_VERSION:
+        if self._conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
             return
         with self._write():
-            for statement in _SCHEMA_V1:
-                self._conn.execute(statement)
-            for table in ("events", "merkle_nodes", "checkpoints"):
-                for statement in _append_only_triggers(table):
+            # Re-read under the write lock: another process may have migrated meanwhile.
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            if version < 1:
+                for statement in _SCHEMA_V1:
+                    self._conn.execute(statement)
+                for table in ("events", "merkle_nodes", "checkpoints"):
+                    for statement in _append_only_triggers(table):
+                        self._conn.execute(statement)
+            if version < 2:
+                for statement in proj.SCHEMA_V2:
                     self._conn.execute(statement)
             self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -270,6 +303,16 @@ class SQLiteStore:
         with self._lock:
             return _fetch_nodes(self._conn, ids)
 
+    def merkle_node_page(self, level: int, start_idx: int, limit: int) -> list[tuple[int, bytes]]:
+        """Stored nodes of one level with idx >= start_idx, in idx order."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT idx, hash FROM merkle_nodes WHERE level = ? AND idx >= ?"
+                " ORDER BY idx LIMIT ?",
+                (level, start_idx, limit),
+            ).fetchall()
+        return [(i, h) for i, h in rows]
+
     def merkle_node_count(self) -> int:
         with self._lock:
             return int(self._conn.execute("SELECT count(*) FROM merkle_nodes").fetchone()[0])
@@ -319,11 +362,129 @@ class SQLiteStore:
 
     def set_meta(self, key: str, value: str) -> None:
         with self._write() as conn:
-            conn.execute(
-                "INSERT INTO meta (key, value) VALUES (?, ?)"
-                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (key, value),
-            )
+            _set_meta(conn, key, value)
+
+    # ---- projections -------------------------------------------------------------
+
+    def projection_position(self) -> int:
+        value = self.get_meta("projection_seq")
+        return int(value) if value else 0
+
+    def reset_projections(self) -> None:
+        with self._write() as conn:
+            for table in proj.PROJECTION_TABLES:
+                conn.execute(f"DROP TABLE IF EXISTS {table}")
+            for statement in proj.SCHEMA_V2:
+                conn.execute(statement)
+            _set_meta(conn, "projection_seq", "0")
+
+    def get_docs(self, keys: Sequence[str]) -> dict[str, bytes]:
+        with self._lock:
+            return proj.get_docs(self._conn, keys)
+
+    def docs_with_prefix(self, prefix: str, limit: int = 1000) -> list[tuple[str, bytes]]:
+        """Documents whose key starts with ``prefix`` (e.g. every ``model:`` doc), by key."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT key, doc FROM proj_docs WHERE key >= ? AND key < ? ORDER BY key LIMIT ?",
+                (prefix, prefix + "\U0010ffff", limit),
+            ).fetchall()
+        return [(k, d) for k, d in rows]
+
+    def status_intervals(
+        self,
+        *,
+        environment: str | None = None,
+        model: str | None = None,
+        at_time: str | None = None,
+        at_seq: int | None = None,
+    ) -> list[tuple[object, ...]]:
+        """Status intervals, optionally those in force at a time or seq.
+
+        Rows are (model, version, environment, status, exposure, strategy,
+        seq, time, end_seq, end_time), ordered by seq.
+        """
+        where, args = [], []
+        if environment is not None:
+            where.append("environment = ?")
+            args.append(environment)
+        if model is not None:
+            where.append("model = ?")
+            args.append(model)
+        if at_time is not None:
+            where.append("time <= ? AND (end_time IS NULL OR end_time > ?)")
+            args += [at_time, at_time]
+        if at_seq is not None:
+            where.append("seq <= ? AND (end_seq IS NULL OR end_seq > ?)")
+            args += [at_seq, at_seq]
+        query = (
+            "SELECT model, version, environment, status, exposure, strategy, seq, time,"
+            " end_seq, end_time FROM proj_status"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY seq, id"
+        )
+        with self._lock:
+            return [tuple(r) for r in self._conn.execute(query, args).fetchall()]
+
+    def edges(self, after_seq: int = 0) -> Iterator[proj.EdgeRow]:
+        with self._lock:
+            rows = list(proj.iter_edges(self._conn, after_seq))
+        return iter(rows)
+
+    def edges_of(self, refs: Sequence[str]) -> list[proj.EdgeRow]:
+        """Edges touching any of ``refs`` (either end)."""
+        out: list[proj.EdgeRow] = []
+        with self._lock:
+            for start in range(0, len(refs), 400):
+                chunk = list(refs[start : start + 400])
+                marks = ",".join("?" * len(chunk))
+                out += self._conn.execute(
+                    "SELECT source, target, relation, seq, time FROM proj_edges"
+                    f" WHERE source IN ({marks}) UNION SELECT source, target, relation, seq, time"
+                    f" FROM proj_edges WHERE target IN ({marks})",
+                    chunk + chunk,
+                ).fetchall()
+        return out
+
+    def find_events(
+        self,
+        *,
+        subjects: Sequence[str] | None = None,
+        types: Sequence[str] | None = None,
+        after_seq: int = 0,
+        until_seq: int | None = None,
+        time_from: str | None = None,
+        time_to: str | None = None,
+        limit: int = 1000,
+    ) -> list[Event]:
+        """Events matching every given filter, in seq order, at most ``limit``.
+
+        Times filter ``occurred_at`` (RFC 3339 UTC strings compare in time order).
+        """
+        where, args = ["seq > ?"], [after_seq]
+        if until_seq is not None:
+            where.append("seq <= ?")
+            args.append(until_seq)
+        for column, values in (("subject", subjects), ("type", types)):
+            if values is not None:
+                if not values:
+                    return []
+                where.append(f"{column} IN ({','.join('?' * len(values))})")
+                args += list(values)
+        if time_from is not None:
+            where.append("occurred_at >= ?")
+            args.append(time_from)
+        if time_to is not None:
+            where.append("occurred_at <= ?")
+            args.append(time_to)
+        args.append(limit)
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE {' AND '.join(where)}"
+                " ORDER BY seq LIMIT ?",
+                args,
+            ).fetchall()
+        return [Event(*r) for r in rows]
 
     def add_token(self, token: TokenRecord) -> None:
         try:

@@ -37,10 +37,16 @@ def backend() -> str:
 
 
 @pytest.fixture
-def signed_ledger(store: EventStore, tmp_path: Path) -> Ledger:
+def signed_ledger(store: EventStore, tmp_path: Path, catalogue: Catalogue) -> Ledger:
+    """A ledger with a signing key and the shipped catalogue, as ``serve`` builds it."""
     signer = create_signer(tmp_path / "keys", "rollout-ledger.test/api")
     return Ledger(
-        store, clock=StepClock(), new_id=id_factory(), signer=signer, origin=signer.key_name
+        store,
+        clock=StepClock(),
+        new_id=id_factory(),
+        signer=signer,
+        origin=signer.key_name,
+        catalogue=catalogue,
     )
 
 

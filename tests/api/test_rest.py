@@ -122,6 +122,29 @@ def test_the_same_id_with_other_content_is_a_conflict_and_appends_nothing(
             "events[0].data",
         ),
         (
+            orjson.dumps(
+                [make_event(0, data={"suite": "s", "kind": "vibes", "passed": True, "metrics": {}})]
+            ),
+            "application/json",
+            422,
+            "schema_violation",
+            "events[0].data.kind",
+        ),
+        (
+            orjson.dumps([make_event(0), make_event(1, subject="model:fraud-detector")]),
+            "application/json",
+            422,
+            "invalid_event",
+            "events[1].subject",
+        ),
+        (
+            orjson.dumps([make_event(0, type="model.card.published")]),
+            "application/json",
+            422,
+            "invalid_event",
+            "events[0].type",
+        ),
+        (
             orjson.dumps([make_event(0, type="no.such.type")]),
             "application/json",
             403,
@@ -146,7 +169,7 @@ def test_bad_input_is_refused_naming_the_field_and_appends_nothing(
     assert response.status_code == status, response.text
     error = response.json()["error"]
     assert (error["code"], error["field"]) == (code, field)
-    assert error["message"].startswith(field + ":")
+    assert error["message"].startswith(field.split(".")[0])
     assert signed_ledger.head().seq == 0
 
 

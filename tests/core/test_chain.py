@@ -312,7 +312,7 @@ SYMPTOM_OF_A_REHASHED_FLIP: dict[str, tuple[int, str]] = {
 
 
 @given(chain_fields, st.data())
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=200, deadline=None)
 def test_a_flipped_byte_in_a_rehashed_body_is_found_where_it_first_shows(
     items: list[Fields], data: st.DataObject
 ) -> None:

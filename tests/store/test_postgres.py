@@ -7,7 +7,10 @@ parametrized ``backend`` fixture; this module pins ``backend`` to postgres.
 
 from __future__ import annotations
 
+import json
 import os
+import random
+import signal
 import subprocess
 import sys
 import threading
@@ -217,6 +220,52 @@ def test_four_processes_appending_at_once_make_one_gapless_chain(
     assert _seqs(store) == list(range(1, total + 1))
     assert {e.actor for e in store.read()} == {f"process-{n}" for n in range(4)}
     assert Ledger(store).verify().ok
+    store.close()
+
+
+def _kill_appender_mid_flight(url: str, side_file: Path, seed: str, delay: float) -> None:
+    """Run tests/store/_crash_child.py on ``url`` and SIGKILL it ``delay`` s into appending."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.store._crash_child", url, str(side_file), seed],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline() == b"ready\n"
+        time.sleep(delay)  # the kill moment, not a synchronization
+        child.send_signal(signal.SIGKILL)
+        assert child.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
+
+
+def test_a_killed_appender_loses_nothing_acknowledged_and_leaves_no_half_batch(
+    store_url: str, tmp_path: Path
+) -> None:
+    open_store(store_url).close()
+    side_file = tmp_path / "side.jsonl"
+    seed = os.environ.get("LEDGER_CRASH_SEED", str(random.randrange(10**9)))
+    rng = random.Random(seed)
+    for round_ in range(3):
+        _kill_appender_mid_flight(store_url, side_file, f"{seed}:{round_}", rng.uniform(0.2, 0.8))
+    intents: list[set[str]] = []
+    acked: list[str] = []
+    for line in side_file.read_bytes().split(b"\n"):
+        record = json.loads(line) if line.endswith(b"}") else {}  # a cut line was never logged
+        intents += [set(record["intent"])] if "intent" in record else []
+        acked += [id for _, _, id in record.get("acked", [])]
+    store = open_store(store_url)
+    stored = {e.id for e in store.read()}
+    assert set(acked) <= stored, f"seed {seed}"
+    assert all(batch <= stored or not batch & stored for batch in intents), f"seed {seed}"
+    assert Ledger(store).verify().ok, f"seed {seed}"
+    Ledger(store).append([draft(1)], "ci")  # the killed writer's lock is gone
     store.close()
 
 

@@ -29,6 +29,7 @@ from ledger.note import generate_signer
 from ledger.service import Ledger
 from ledger.store import open_store
 from tests.helpers import StepClock, draft, id_factory
+from tests.merkle.reference import ReferenceTree
 
 EVENTS = 8
 CLI_BREAK = re.compile(r"error: seq (\d+): ([a-z_]+): \S.*")
@@ -169,7 +170,8 @@ def truncate_last_three(conn: sqlite3.Connection) -> None:
 
 
 def rewrite_last_three_consistently(conn: sqlite3.Connection) -> None:
-    """Replace events 6..8 by a well-linked forged history of the same length."""
+    """Replace events 6..8 by a well-linked forged history of the same length, and
+    recompute every stored Merkle node to match: only the checkpoint can tell."""
     truncate_last_three(conn)
     (prev,) = conn.execute("SELECT hash FROM events WHERE seq = ?", (EVENTS - 3,)).fetchone()
     rows = []
@@ -178,6 +180,13 @@ def rewrite_last_three_consistently(conn: sqlite3.Connection) -> None:
         rows.append(row)
         prev = str(row[-2])
     insert_rows(conn, rows)
+    bodies = [body for (body,) in conn.execute("SELECT body FROM events ORDER BY seq")]
+    nodes = ReferenceTree(bodies).perfect_nodes(EVENTS)
+    conn.execute("DELETE FROM merkle_nodes")
+    conn.executemany(
+        "INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)",
+        [(level, index, h) for (level, index), h in nodes.items()],
+    )
 
 
 def edit_merkle_node(level: int, index: int) -> Callable[[sqlite3.Connection], None]:
@@ -225,11 +234,13 @@ MATRIX: dict[str, Case] = {
     "last 3 rows deleted after a checkpoint": Case(
         truncate_last_three, EVENTS - 2, BreakKind.TRUNCATED, checkpoint=True
     ),
-    "last 3 rows rewritten consistently after a checkpoint": Case(
+    "last 3 rows and the tree rewritten consistently after a checkpoint": Case(
         rewrite_last_three_consistently, EVENTS, BreakKind.MERKLE_MISMATCH, checkpoint=True
     ),
     "root Merkle node edited": Case(edit_merkle_node(3, 0), EVENTS, BreakKind.MERKLE_MISMATCH),
     "root Merkle node deleted": Case(delete_merkle_root_node, EVENTS, BreakKind.MERKLE_MISMATCH),
+    # Nodes off the head's frontier feed inclusion and consistency proofs, so verify
+    # must check them too (test_an_edited_interior_merkle_node_breaks_inclusion_proofs).
     "interior Merkle node edited": Case(edit_merkle_node(1, 1), 4, BreakKind.MERKLE_MISMATCH),
     "interior Merkle node edited, with a checkpoint": Case(
         edit_merkle_node(2, 1), EVENTS, BreakKind.MERKLE_MISMATCH, checkpoint=True

@@ -1,0 +1,107 @@
+"""Runs the pure projections inside a store transaction (service layer).
+
+Documents an append needs are fetched once per batch and kept in memory while
+the batch is sealed, so a batch may register a version and promote it; the
+changed documents, status intervals, lineage edges and the tracking position
+are written back in the same transaction as the events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol
+
+import orjson
+
+from ledger import policy
+from ledger.events import Event
+from ledger.projections.base import Doc, DraftView, EventView
+from ledger.projections.registry import keys_for, project
+from ledger.projections.rules import Policy, Violation
+
+__all__ = ["BatchProjector", "ProjectionTransaction", "event_view"]
+
+
+class ProjectionTransaction(Protocol):
+    """The part of a write transaction projections use."""
+
+    def get_docs(self, keys: Sequence[str]) -> dict[str, bytes]: ...
+
+    def write_projection(
+        self,
+        docs: Sequence[tuple[str, bytes, int]],
+        intervals: Sequence[tuple[str, str, str, str, float, str | None, int, str]],
+        edges: Sequence[tuple[str, str, str, int, str]],
+        position: int,
+    ) -> None: ...
+
+
+def event_view(event: Event, data: object | None = None) -> EventView:
+    """The plain-dict view projections take; ``data`` saves a parse when the caller has it."""
+    if data is None:
+        data = orjson.loads(event.body)["data"]
+    assert isinstance(data, dict)
+    return {
+        "seq": event.seq,
+        "id": event.id,
+        "type": event.type,
+        "subject": event.subject,
+        "actor": event.actor,
+        "occurred_at": event.occurred_at,
+        "recorded_at": event.recorded_at,
+        "data": data,
+        "hash": event.hash,
+    }
+
+
+class BatchProjector:
+    """Projects a batch of events onto the stored documents, then writes the effects once."""
+
+    def __init__(self, tx: ProjectionTransaction) -> None:
+        self._tx = tx
+        self._docs: dict[str, Doc | None] = {}
+        self._changed: dict[str, int] = {}
+        self._intervals: list[tuple[str, str, str, str, float, str | None, int, str]] = []
+        self._edges: list[tuple[str, str, str, int, str]] = []
+        self.position: int | None = None
+
+    def _fetch(self, keys: Iterable[str]) -> Mapping[str, Doc | None]:
+        wanted = list(dict.fromkeys(keys))
+        missing = [k for k in wanted if k not in self._docs]
+        if missing:
+            raw = self._tx.get_docs(missing)
+            for key in missing:
+                blob = raw.get(key)
+                self._docs[key] = None if blob is None else orjson.loads(blob)
+        return {k: self._docs[k] for k in wanted}
+
+    def check(self, draft: DraftView, now: str) -> tuple[Policy | None, list[Violation]]:
+        """Evaluate the rollout policy for a draft against the state so far in this batch."""
+        return policy.check(draft, self._fetch(policy.policy_keys_for(draft)), now)
+
+    def apply(self, view: EventView) -> None:
+        """Project one sealed event (in seq order)."""
+        effects = project(view, self._fetch(keys_for(view)))
+        for key, doc in effects.docs.items():
+            self._docs[key] = doc
+            self._changed[key] = view["seq"]
+        self._intervals += [
+            (i.model, i.version, i.environment, i.status, i.exposure, i.strategy, i.seq, i.time)
+            for i in effects.intervals
+        ]
+        self._edges += [(e.source, e.target, e.relation, e.seq, e.time) for e in effects.edges]
+        self.position = view["seq"]
+
+    def flush(self) -> None:
+        """Write the changed documents, intervals, edges and the tracking position."""
+        if self.position is None:
+            return
+        docs = []
+        for key, seq in self._changed.items():
+            doc = self._docs[key]
+            assert doc is not None
+            docs.append((key, orjson.dumps(doc), seq))
+        self._tx.write_projection(docs, self._intervals, self._edges, self.position)
+        self._changed.clear()
+        self._intervals.clear()
+        self._edges.clear()
