@@ -52,6 +52,7 @@ class BreakKind:
     NON_CANONICAL = "non_canonical"
     TRUNCATED = "truncated"
     MERKLE_MISMATCH = "merkle_mismatch"
+    BAD_CHECKPOINT = "bad_checkpoint"
 
 
 def _js(text: str) -> bytes:

@@ -15,8 +15,16 @@ from datetime import UTC, datetime
 from ledger.canonical import canonical_bytes, parse_json
 from ledger.catalogue import Catalogue
 from ledger.chain import BreakKind, ChainReport, seal
-from ledger.checkpoint import Checkpoint, sign_checkpoint
-from ledger.errors import Conflict, Forbidden, InvalidEvent, LedgerError, NotFound, PolicyDenied
+from ledger.checkpoint import Checkpoint, sign_checkpoint, verify_checkpoint
+from ledger.errors import (
+    CheckpointInvalid,
+    Conflict,
+    Forbidden,
+    InvalidEvent,
+    LedgerError,
+    NotFound,
+    PolicyDenied,
+)
 from ledger.events import Event, EventDraft, format_time
 from ledger.merkle import (
     EMPTY_ROOT,
@@ -28,7 +36,7 @@ from ledger.merkle import (
     root_from_frontier,
 )
 from ledger.merkle.proofs import ProofPlan
-from ledger.note import Signer
+from ledger.note import Signer, parse_verifier_key
 from ledger.policy import denied_event_data
 from ledger.projecting import BatchProjector, event_view
 from ledger.projections.base import DraftView
@@ -378,6 +386,49 @@ class Ledger:
         assert isinstance(frontier, list)
         return root_from_frontier(frontier)
 
+    def _check_stored_checkpoint(self) -> ChainReport | None:
+        """The latest stored checkpoint must be a valid signed note saying what its row says.
+
+        verify trusts the row's size and root only after this, so an edited
+        checkpoint row cannot hide a truncation.
+        """
+        stored = self.store.latest_checkpoint()
+        verifier_key = self.store.get_meta("verifier_key")
+        if stored is None or verifier_key is None:
+            return None
+        try:
+            signed = verify_checkpoint(stored.note, parse_verifier_key(verifier_key))
+        except CheckpointInvalid as exc:
+            return _checkpoint_break(f"the latest stored checkpoint does not verify: {exc}")
+        if (signed.size, signed.root_hash) != (stored.size, bytes(stored.root_hash)):
+            return _checkpoint_break(
+                f"the checkpoint row says size {stored.size} but its signed note says {signed.size}"
+                if signed.size != stored.size
+                else "the checkpoint row's root differs from its signed note"
+            )
+        return None
+
+    def rebuild_projections(self, progress: Callable[[int], None] | None = None) -> int:
+        """Rebuild every projection from the events; return the tracking position.
+
+        One transaction holds the write lock throughout, so no append can
+        project onto half-rebuilt state; readers see the old projections
+        until it commits.
+        """
+        with self.store.transaction() as tx:
+            tx.reset_projections()
+            projector = BatchProjector(tx)
+            count = 0
+            for event in self.store.read():
+                projector.apply(event_view(event))
+                count += 1
+                if count % 10_000 == 0:
+                    projector.flush()
+                    if progress is not None:
+                        progress(count)
+            projector.flush()
+        return count
+
     # ---- verifying -------------------------------------------------------------
 
     def verify(
@@ -391,6 +442,9 @@ class Ledger:
         frontier equals the one recomputed from the events. ``workers`` > 1
         spreads large ledgers over processes (ledger.verification).
         """
+        checkpoint_fault = self._check_stored_checkpoint()
+        if checkpoint_fault is not None:
+            return checkpoint_fault
         report, frontier = verify_ledger(self.store, workers=workers, progress=progress)
         if not report.ok or not self._maintain_tree or not report.checked:
             return report
@@ -425,6 +479,10 @@ class _Denied(Exception):
         self.policy = policy
         self.violations = violations
         self.draft_id = draft_id
+
+
+def _checkpoint_break(reason: str) -> ChainReport:
+    return ChainReport(False, 0, None, BreakKind.BAD_CHECKPOINT, reason)
 
 
 def _check_same(old: Event, draft: EventDraft, actor: str, index: int) -> None:

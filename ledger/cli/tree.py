@@ -113,15 +113,17 @@ def proof_consistency(ctx: Context, first: int, second: int | None) -> None:
 @click.command()
 @pass_ctx
 def rebuild(ctx: Context) -> None:
-    """Recompute the derived state (the Merkle tree) from the events."""
+    """Recompute the derived state (Merkle tree, projections) from the events."""
     ledger = ctx.ledger()
     update, stop = progress(ledger.head().seq, "rebuilding")
     with errors():
         try:
             root = ledger.rebuild_tree(progress=update)
+            projected = ledger.rebuild_projections(progress=update)
         finally:
             stop()
     click.echo(f"rebuilt the Merkle tree of {ledger.head().seq} events, root {root.hex()}")
+    click.echo(f"rebuilt the projections from {projected} events")
 
 
 COMMANDS = [key, checkpoint, proof, rebuild]

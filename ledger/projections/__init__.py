@@ -5,12 +5,13 @@ Nothing here does I/O. The store fetches the documents an event needs
 :func:`ledger.projections.registry.project` inside the append transaction and
 writes back the :class:`~ledger.projections.base.Effects`.
 
-This package deliberately imports none of its submodules: ``ledger.policy``
-builds on :mod:`~ledger.projections.base` and :mod:`~ledger.projections.keys`,
-while :mod:`~ledger.projections.registry` builds on ``ledger.policy``, so an
-eager import here would make a cycle. Import the submodule you need.
+Layers, bottom up: ``base``, ``keys`` and the private helpers; ``rules``
+(policy definitions) and ``edges``; ``requirements`` and the registry
+handlers; then ``registry``, ``lineage`` and ``timeline``. ``ledger.policy``
+sits on ``rules`` and ``requirements``. This package imports none of its
+submodules, so importing one never drags in the rest: import what you need.
 """
 
 from __future__ import annotations
 
-__all__ = ["base", "edges", "keys", "lineage", "registry", "timeline"]
+__all__ = ["base", "edges", "keys", "lineage", "registry", "requirements", "rules", "timeline"]

@@ -72,6 +72,10 @@ class WriteTransaction(Protocol):
 
     def get_meta(self, key: str) -> str | None: ...
 
+    def reset_projections(self) -> None:
+        """Empty every projection table and set the tracking position to 0."""
+        ...
+
     def get_docs(self, keys: Sequence[str]) -> dict[str, bytes]:
         """Projection documents (JSON bytes) by key; absent keys are left out."""
         ...

@@ -147,6 +147,9 @@ class _Tx:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
+    def reset_projections(self) -> None:
+        _reset_projections(self._conn)
+
     def write_projection(
         self,
         docs: Sequence[tuple[str, bytes, int]],
@@ -166,6 +169,14 @@ def _set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
         " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         (key, value),
     )
+
+
+def _reset_projections(conn: sqlite3.Connection) -> None:
+    for table in proj.PROJECTION_TABLES:
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
+    for statement in proj.SCHEMA_V2:
+        conn.execute(statement)
+    _set_meta(conn, "projection_seq", "0")
 
 
 def _fetch_nodes(conn: sqlite3.Connection, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
@@ -369,14 +380,6 @@ class SQLiteStore:
     def projection_position(self) -> int:
         value = self.get_meta("projection_seq")
         return int(value) if value else 0
-
-    def reset_projections(self) -> None:
-        with self._write() as conn:
-            for table in proj.PROJECTION_TABLES:
-                conn.execute(f"DROP TABLE IF EXISTS {table}")
-            for statement in proj.SCHEMA_V2:
-                conn.execute(statement)
-            _set_meta(conn, "projection_seq", "0")
 
     def get_docs(self, keys: Sequence[str]) -> dict[str, bytes]:
         with self._lock:
