@@ -92,6 +92,23 @@ class BatchProjector:
         self._edges += [(e.source, e.target, e.relation, e.seq, e.time) for e in effects.edges]
         self.position = view["seq"]
 
+    def snapshot(self) -> object:
+        """The in-memory state, to undo the effects of a refused request (see restore)."""
+        return (
+            dict(self._docs),
+            dict(self._changed),
+            len(self._intervals),
+            len(self._edges),
+            self.position,
+        )
+
+    def restore(self, snapshot: object) -> None:
+        """Return to a snapshot taken before the request; nothing was written since."""
+        docs, changed, intervals, edges, position = snapshot  # type: ignore[misc]
+        self._docs, self._changed, self.position = docs, changed, position
+        del self._intervals[intervals:]
+        del self._edges[edges:]
+
     def flush(self) -> None:
         """Write the changed documents, intervals, edges and the tracking position."""
         if self.position is None:

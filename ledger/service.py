@@ -12,18 +12,16 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ledger.canonical import canonical_bytes, parse_json
+from ledger.appending import Appended, AppendRequest, GroupAppend, Outcome
 from ledger.catalogue import Catalogue
-from ledger.chain import BreakKind, ChainReport, seal
+from ledger.chain import BreakKind, ChainReport
 from ledger.checkpoint import Checkpoint, sign_checkpoint, verify_checkpoint
 from ledger.errors import (
     CheckpointInvalid,
-    Conflict,
     Forbidden,
     InvalidEvent,
     LedgerError,
     NotFound,
-    PolicyDenied,
 )
 from ledger.events import Event, EventDraft, format_time
 from ledger.merkle import (
@@ -37,15 +35,12 @@ from ledger.merkle import (
 )
 from ledger.merkle.proofs import ProofPlan
 from ledger.note import Signer, parse_verifier_key
-from ledger.policy import denied_event_data
 from ledger.projecting import BatchProjector, event_view
-from ledger.projections.base import DraftView
-from ledger.projections.rules import Policy, Violation
 from ledger.proofs import ConsistencyProof, InclusionProof
 from ledger.store.protocol import EventStore, Head, StoredCheckpoint, WriteTransaction
 from ledger.verification import verify_ledger
 
-__all__ = ["Appended", "Ledger", "system_clock"]
+__all__ = ["AppendRequest", "Appended", "Ledger", "Outcome", "system_clock"]
 
 MAX_BATCH = 100_000
 
@@ -53,16 +48,6 @@ MAX_BATCH = 100_000
 def system_clock() -> datetime:
     """The wall clock, in UTC (the composition root injects it)."""
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class Appended:
-    """The acknowledgement of one draft: where it sits and whether this call added it."""
-
-    seq: int
-    hash: str
-    id: str
-    created: bool
 
 
 @dataclass(slots=True)
@@ -115,106 +100,50 @@ class Ledger:
         payload match its schema, and ``role`` (the credential's role; None for
         a trusted local caller such as the CLI on the database file) must be
         allowed to append it. ``policy.denied`` is the ledger's own record and
-        no caller may append it.
+        no caller may append it. A draft the rollout policy refuses fails the
+        batch, and the attempt is recorded as a ``policy.denied`` event.
 
         Raises:
             Forbidden: ``role`` may not append one of the types.
             SchemaViolation, InvalidEvent: a draft fails its catalogue entry;
                 ``field`` is prefixed with ``events[i]``.
             Conflict: an ``id`` exists with different content (nothing is appended).
+            PolicyDenied: the rollout policy refuses a draft (only the denial is appended).
             InvalidEvent: the batch is empty or over ``MAX_BATCH``.
             StoreError: the backend failed (nothing is appended).
         """
+        self.validate(drafts, role)
+        (outcome,) = self.append_group([AppendRequest(drafts, actor)])
+        if outcome.error is not None:
+            raise outcome.error
+        assert outcome.acks is not None
+        return outcome.acks
+
+    def validate(self, drafts: Sequence[EventDraft], role: str | None) -> None:
+        """The checks that need no transaction: batch size, catalogue, role (see append)."""
         if not drafts:
             raise InvalidEvent("the batch is empty", field="events")
         if len(drafts) > MAX_BATCH:
             raise InvalidEvent(f"a batch holds at most {MAX_BATCH} events", field="events")
         if self.catalogue is not None:
             self._check_catalogue(drafts, role)
+
+    def append_group(self, requests: Sequence[AppendRequest]) -> list[Outcome]:
+        """Append several already-validated requests in one durable transaction.
+
+        Each request is all or nothing on its own and gets its own outcome;
+        the group shares one commit (see ledger.appending). Errors that are
+        not the requests' own (the store failing) fail the whole group.
+        """
         recorded_at = format_time(self._clock())
-        try:
-            return self._append_tx(drafts, actor, recorded_at, enforce_policy=True)
-        except _Denied as denied:
-            self._record_denial(denied, actor, recorded_at)
-            unmet = [v.message for v in denied.violations]
-            raise PolicyDenied(
-                f"events[{denied.index}]: the rollout policy refuses {denied.view['type']} on "
-                f"{denied.view['subject']}: " + "; ".join(unmet),
-                unmet=unmet,
-                field=f"events[{denied.index}]",
-            ) from None
-
-    def _record_denial(self, denied: _Denied, actor: str, recorded_at: str) -> None:
-        """Keep the refused attempt on the record, so auditors see attempted bypasses."""
-        data = denied_event_data(
-            denied.view, denied.violations, policy=denied.policy, draft_id=denied.draft_id
-        )
-        draft = EventDraft.create("policy.denied", denied.view["subject"], data)
-        self._append_tx([draft], actor, recorded_at, enforce_policy=False)
-
-    def _append_tx(
-        self,
-        drafts: Sequence[EventDraft],
-        actor: str,
-        recorded_at: str,
-        *,
-        enforce_policy: bool,
-    ) -> list[Appended]:
-        given = [d.id for d in drafts if d.id is not None]
+        given = [d.id for r in requests for d in r.drafts if d.id is not None]
         with self.store.transaction() as tx:
             existing = tx.events_by_id(given) if given else {}
             head = tx.head()
             projector = self._projector(tx, head) if self._project else None
-            seq, prev = head.seq, head.hash
-            results: list[Appended] = []
-            new: list[Event] = []
-            in_batch: dict[str, tuple[EventDraft, Appended]] = {}
-            for index, draft in enumerate(drafts):
-                if draft.id is not None:
-                    old = existing.get(draft.id)
-                    if old is not None:
-                        _check_same(old, draft, actor, index)
-                        results.append(Appended(old.seq, old.hash, old.id, False))
-                        continue
-                    twin = in_batch.get(draft.id)
-                    if twin is not None:
-                        if twin[0] != draft:
-                            raise Conflict(
-                                f"events[{index}].id: {draft.id} appears twice in the batch "
-                                "with different content",
-                                field=f"events[{index}].id",
-                            )
-                        results.append(twin[1])
-                        continue
-                data = draft.data if projector is not None else None
-                if projector is not None and enforce_policy:
-                    assert isinstance(data, dict)
-                    view: DraftView = {
-                        "type": draft.type,
-                        "subject": draft.subject,
-                        "actor": actor,
-                        "data": data,
-                    }
-                    governing, violations = projector.check(view, recorded_at)
-                    if violations:
-                        raise _Denied(index, view, governing, violations, draft.id)
-                seq += 1
-                event = seal(
-                    draft,
-                    seq=seq,
-                    prev_hash=prev,
-                    actor=actor,
-                    recorded_at=recorded_at,
-                    id=draft.id or self._new_id(),
-                )
-                prev = event.hash
-                new.append(event)
-                if projector is not None:
-                    projector.apply(event_view(event, data))
-                ack = Appended(event.seq, event.hash, event.id, True)
-                if draft.id is not None:
-                    in_batch[draft.id] = (draft, ack)
-                results.append(ack)
+            group = GroupAppend(head, existing, projector, recorded_at, self._new_id)
+            outcomes = [group.run(request) for request in requests]
+            new = group.new
             if new:
                 tx.insert_events(new)
                 frontier = self._extend_tree(tx, head, new) if self._maintain_tree else None
@@ -222,7 +151,7 @@ class Ledger:
                     projector.flush()
         if new:
             self._frontier = frontier
-        return results
+        return outcomes
 
     def _projector(self, tx: WriteTransaction, head: Head) -> BatchProjector:
         """A projector for this transaction, first catching up on events it has not seen.
@@ -243,7 +172,7 @@ class Ledger:
         catalogue = self.catalogue
         assert catalogue is not None
         for index, draft in enumerate(drafts):
-            where = f"events[{index}]" if len(drafts) > 1 else "event"
+            where = f"events[{index}]"
             try:
                 allowed = catalogue.allowed_roles(draft.type)
                 if not allowed or (role is not None and role not in allowed):
@@ -259,7 +188,9 @@ class Ledger:
                 if isinstance(exc, Forbidden):
                     raise
                 field = f"{where}.{exc.field}" if exc.field else where
-                raise type(exc)(f"{where}: {exc.message}", field=field) from None
+                named = exc.field is not None and exc.message.startswith(f"{exc.field}:")
+                message = f"{where}.{exc.message}" if named else f"{where}: {exc.message}"
+                raise type(exc)(message, field=field) from None
 
     def _extend_tree(self, tx: WriteTransaction, head: Head, new: Sequence[Event]) -> _Frontier:
         cached = self._frontier
@@ -462,44 +393,5 @@ class Ledger:
         return report
 
 
-class _Denied(Exception):
-    """Raised inside the append transaction to roll it back when the policy refuses."""
-
-    def __init__(
-        self,
-        index: int,
-        view: DraftView,
-        policy: Policy | None,
-        violations: list[Violation],
-        draft_id: str | None,
-    ) -> None:
-        super().__init__(view["type"])
-        self.index = index
-        self.view = view
-        self.policy = policy
-        self.violations = violations
-        self.draft_id = draft_id
-
-
 def _checkpoint_break(reason: str) -> ChainReport:
     return ChainReport(False, 0, None, BreakKind.BAD_CHECKPOINT, reason)
-
-
-def _check_same(old: Event, draft: EventDraft, actor: str, index: int) -> None:
-    """An idempotent retry must match what was stored; anything else is a conflict."""
-    parsed = parse_json(old.body, numbers_as_doubles=True)
-    assert isinstance(parsed, dict)
-    same = (
-        old.type == draft.type
-        and old.subject == draft.subject
-        and old.actor == actor
-        and canonical_bytes(parsed["data"]) == draft.data_bytes
-        and (draft.occurred_at is None or draft.occurred_at == old.occurred_at)
-    )
-    if not same:
-        raise Conflict(
-            f"events[{index}].id: {old.id} was already appended at seq {old.seq} "
-            "with different content",
-            field=f"events[{index}].id",
-            suggestion="use a new id for a new event; resend identical content to retry",
-        )

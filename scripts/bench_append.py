@@ -408,14 +408,34 @@ def _catalogue() -> Any:
     return load_catalogue()
 
 
-def make_ledger(store: Any, *, maintain_tree: bool = True, catalogue: bool = False) -> Ledger:
-    """A ledger as the composition root builds it: ``catalogue=True`` validates every draft
-    against schema/events/ (what the CLI and the API do); False is the bare library."""
-    if not catalogue:
-        return Ledger(store, maintain_tree=maintain_tree)
-    if "catalogue" not in inspect.signature(Ledger).parameters:
-        raise RuntimeError("this Ledger takes no catalogue")
-    return Ledger(store, maintain_tree=maintain_tree, catalogue=_catalogue())
+VARIANTS: dict[str, dict[str, bool]] = {
+    "composed": {"catalogue": True, "project": True, "tree": True},
+    "library": {"catalogue": False, "project": True, "tree": True},
+    "core": {"catalogue": False, "project": False, "tree": True},
+    "core_no_tree": {"catalogue": False, "project": False, "tree": False},
+}
+"""How the ledger is put together for each measure.
+
+composed: as the CLI and the API build it (catalogue validation, projections, tree);
+library: ``Ledger(store)`` with its defaults (no catalogue);
+core: issue 2's scope only: canonicalize, hash, chain, durable commit, Merkle tree;
+core_no_tree: the same without the tree, to price it.
+"""
+
+
+def make_ledger(store: Any, variant: str = "core") -> Ledger:
+    """A ``Ledger`` for ``variant`` (see VARIANTS); a knob this Ledger lacks is an error,
+    except ``project``, whose absence means the ledger does not project at all."""
+    flags = VARIANTS[variant]
+    accepted = inspect.signature(Ledger).parameters
+    kwargs: dict[str, Any] = {"maintain_tree": flags["tree"]}
+    if flags["catalogue"]:
+        if "catalogue" not in accepted:
+            raise RuntimeError("this Ledger takes no catalogue")
+        kwargs["catalogue"] = _catalogue()
+    if "project" in accepted:
+        kwargs["project"] = flags["project"]
+    return Ledger(store, **kwargs)
 
 
 class LedgerBatched(Stepper):
@@ -426,15 +446,14 @@ class LedgerBatched(Stepper):
         scratch: Scratch,
         units: Sequence[Any],
         *,
-        maintain_tree: bool = True,
-        catalogue: bool = False,
+        variant: str = "core",
         path: Path | None = None,
     ) -> None:
-        super().__init__(scratch, "ledger", units)
+        super().__init__(scratch, f"ledger-{variant}", units)
         if path is not None:
             self.path = path
         self.store = open_store(self.path)
-        self.ledger = make_ledger(self.store, maintain_tree=maintain_tree, catalogue=catalogue)
+        self.ledger = make_ledger(self.store, variant)
 
     def step(self, i: int) -> float:
         start = time.perf_counter()
@@ -627,12 +646,12 @@ def cli_file(scratch: Scratch, jsonl: Path) -> float:
 
 def library_file(scratch: Scratch, jsonl: Path) -> float:
     """What ``append --file`` does, in-process: parse every line, one all-or-nothing append
-    through a ledger with the catalogue (as the CLI composes it)."""
+    through a ledger composed as the CLI composes it."""
     from ledger.canonical import parse_json
 
     path = scratch.path("library-file")
     store = open_store(path)
-    ledger = make_ledger(store, catalogue=True)  # as the CLI composes it
+    ledger = make_ledger(store, "composed")
     start = time.perf_counter()
     with open(jsonl, "rb") as source:
         drafts = [draft_from_json(parse_json(line)) for line in source if line.strip()]
@@ -682,20 +701,42 @@ def raw_chained_sha256(path: Path) -> float:
     return seconds
 
 
-def run_child(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, int, str]:
-    """Run ``cmd``; return (seconds, peak RSS in KiB of that child alone, exit code, stderr).
+_PEAK_WRAPPER = """
+import atexit, sys
+def _peak():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                sys.stderr.write("\\nBENCH_VMHWM_KB " + line.split()[1] + "\\n")
+atexit.register(_peak)
+import ledger.cli
+if len(sys.argv) > 1:
+    ledger.cli.main(sys.argv[1:])
+"""
 
-    ``os.wait4`` gives the rusage of this one child, so earlier children (such as
-    a CLI append that held a whole file in memory) do not leak into the figure.
+
+def run_cli_peak(args: list[str], env: dict[str, str] | None = None) -> tuple[float, int, int, str]:
+    """Run ``rollout-ledger ARGS`` in a fresh interpreter; return (seconds, peak RSS in KiB,
+    exit code, stderr). No args: just import the CLI (the baseline).
+
+    The peak is the child's own VmHWM, printed from /proc/self/status at exit. Not
+    ``ru_maxrss`` from wait4/RUSAGE_CHILDREN: on Linux a fork+exec child starts with the
+    parent's high-water mark, and this parent holds 200k payloads, so that figure would
+    be this script's size, not verify's.
     """
     start = time.perf_counter()
-    with tempfile.TemporaryFile() as err:
-        child = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(child.pid, 0)
-        seconds = time.perf_counter() - start
-        child.returncode = os.waitstatus_to_exitcode(status)
-        err.seek(0)
-        return seconds, usage.ru_maxrss, child.returncode, err.read().decode().strip()
+    done = subprocess.run(
+        [sys.executable, "-c", _PEAK_WRAPPER, *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        check=False,
+    )
+    seconds = time.perf_counter() - start
+    err = done.stderr.decode()
+    peak = [int(line.split()[1]) for line in err.splitlines() if line.startswith("BENCH_VMHWM_KB")]
+    rest = "\n".join(x for x in err.splitlines() if not x.startswith("BENCH_VMHWM_KB")).strip()
+    return seconds, peak[-1] if peak else -1, done.returncode, rest
 
 
 # ---- profiling ---------------------------------------------------------------------
@@ -730,6 +771,20 @@ def _version(name: str) -> str:
         return version(name)
     except PackageNotFoundError:
         return "not installed"
+
+
+def _source_fingerprint() -> str:
+    """SHA-256 (12 hex) over ledger/**/*.py and the newest file's time: which code was measured."""
+    import ledger
+
+    root = Path(ledger.__file__).parent
+    files = sorted(root.rglob("*.py"))
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes())
+    newest = max(f.stat().st_mtime for f in files)
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(newest))
+    return f"{digest.hexdigest()[:12]} ({len(files)} files, newest {stamp})"
 
 
 def _cpu_model() -> str:
@@ -770,6 +825,7 @@ def conditions(
             n: _version(n)
             for n in ("rollout-ledger", "orjson", "rfc8785", "eventsourcing", "sqlite-utils")
         },
+        "ledger_source": _source_fingerprint(),
         "scratch_dir": str(scratch.dir),
         "scratch_same_fs_as_work": same_fs,
         "event_type": TYPE,
@@ -794,7 +850,7 @@ def _build(
     """A ledger of ``n`` events through the batched path, generated 100k at a time."""
     path = scratch.path(stem)
     store = open_store(path)
-    ledger = Ledger(store)
+    ledger = make_ledger(store, "core")  # the stored events do not depend on the variant
     busy = 0.0
     done = 0
     while done < n:
@@ -831,7 +887,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     log("(a), (b), (d): batched appends, interleaved batch by batch")
     row_units = list(batches(rows))
     payload_units = list(batches(payloads))
-    no_id_units = list(batches([{k: v for k, v in p.items() if k != "id"} for p in payloads]))
+    labels = {
+        "composed": ("catalogue + projections + tree, as the CLI and API compose it"),
+        "library": "Ledger(store) defaults: projections + tree, no catalogue",
+        "core": "issue-2 core: canonical bytes, hash chain, durable commit, Merkle tree",
+        "core_no_tree": "issue-2 core without the Merkle tree (prices the tree)",
+    }
+    ledger_contenders = [
+        Contender(
+            Result(f"batched_{v}", f"ledger append, 1,000/batch, {v}", n, note=labels[v]),
+            lambda u, v=v: LedgerBatched(scratch, u, variant=v),
+            payload_units,
+        )
+        for v in VARIANTS
+    ]
     for r in interleave(
         [
             Contender(
@@ -839,46 +908,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 lambda u: RawBatched(scratch, u),
                 row_units,
             ),
-            Contender(
-                Result(
-                    "ledger_batched",
-                    "ledger append, 1,000/batch, catalogue-validated",
-                    n,
-                    note="as the CLI and API compose it: schema/events/ validation on",
-                ),
-                lambda u: LedgerBatched(scratch, u, catalogue=True),
-                payload_units,
-            ),
-            Contender(
-                Result(
-                    "ledger_batched_bare",
-                    "ledger append, 1,000/batch, no catalogue",
-                    n,
-                    note="the bare library: Ledger(store)",
-                ),
-                lambda u: LedgerBatched(scratch, u),
-                payload_units,
-            ),
-            Contender(
-                Result(
-                    "ledger_batched_no_tree",
-                    "ledger append, 1,000/batch, no catalogue, no Merkle tree",
-                    n,
-                    note="prices the tree against the bare library",
-                ),
-                lambda u: LedgerBatched(scratch, u, maintain_tree=False),
-                payload_units,
-            ),
-            Contender(
-                Result(
-                    "ledger_batched_no_ids",
-                    "ledger append, 1,000/batch, no catalogue, ledger-made ids",
-                    n,
-                    note="no client ids, so no idempotency lookup; against the bare library",
-                ),
-                lambda u: LedgerBatched(scratch, u),
-                no_id_units,
-            ),
+            *ledger_contenders,
             Contender(
                 Result("eventsourcing", "eventsourcing Application.save, 1,000 events/save", n),
                 lambda u: EventsourcingSave(scratch, u),
@@ -956,23 +986,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 lambda u: RawSingle(scratch, u),
                 single_row_units,
             ),
-            Contender(
-                Result(
-                    "ledger_single",
-                    "ledger append, 1 event per call, catalogue-validated",
-                    n_single,
-                    note="as the CLI and API compose it",
-                ),
-                lambda u: LedgerSingle(scratch, u, catalogue=True),
-                single_units,
-            ),
-            Contender(
-                Result(
-                    "ledger_single_bare", "ledger append, 1 event per call, no catalogue", n_single
-                ),
-                lambda u: LedgerSingle(scratch, u),
-                single_units,
-            ),
+            *[
+                Contender(
+                    Result(
+                        f"single_{v}",
+                        f"ledger append, 1 event per call, {v}",
+                        n_single,
+                        note=labels[v],
+                    ),
+                    lambda u, v=v: LedgerSingle(scratch, u, variant=v),
+                    single_units,
+                )
+                for v in ("composed", "core")
+            ],
         ],
         runs,
         log,
@@ -1017,7 +1043,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     log("verify memory: rollout-ledger verify in a child process")
     rss: list[dict[str, Any]] = []
-    _, base_kb, _, _ = run_child([sys.executable, "-c", "import ledger.cli, ledger.service"])
+    _, base_kb, _, _ = run_cli_peak([])
     sizes = [s for s in args.rss_sizes if not (args.skip_1m and s >= 1_000_000)]
     seeds = itertools.count(SEED + 1)
     for size in sizes:
@@ -1026,7 +1052,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             scratch, lambda k: make_payloads(k, seed=next(seeds)), size, f"rss-{size}", log
         )
         env = {**os.environ, "LEDGER_KEY_DIR": f"{path}.keys"}
-        seconds, kb, code, err = run_child([*_cli(), "--db", str(path), "verify"], env=env)
+        seconds, kb, code, err = run_cli_peak(["--db", str(path), "verify"], env=env)
         rss.append(
             {
                 "events": size,
@@ -1062,10 +1088,10 @@ def costs(results: dict[str, Result]) -> dict[str, float]:
         return 1e6 / r.rate if r is not None and r.failed is None else float("nan")
 
     out = {f"{k}_us": us(k) for k in results}
-    out["catalogue_validation_us"] = us("ledger_batched") - us("ledger_batched_bare")
-    out["merkle_tree_us"] = us("ledger_batched_bare") - us("ledger_batched_no_tree")
-    out["client_ids_us"] = us("ledger_batched_bare") - us("ledger_batched_no_ids")
-    out["bare_over_raw_us"] = us("ledger_batched_no_tree") - us("raw_batched")
+    out["catalogue_validation_us"] = us("batched_composed") - us("batched_library")
+    out["projections_us"] = us("batched_library") - us("batched_core")
+    out["merkle_tree_us"] = us("batched_core") - us("batched_core_no_tree")
+    out["core_no_tree_over_raw_us"] = us("batched_core_no_tree") - us("raw_batched")
     return out
 
 
@@ -1075,26 +1101,28 @@ def ratios(results: dict[str, Result]) -> list[dict[str, Any]]:
         return r.rate if r is not None and r.failed is None else float("nan")
 
     checks = [
-        ("batched append / raw limit", "ledger_batched", "raw_batched", "batched_vs_raw"),
-        ("  same, no catalogue", "ledger_batched_bare", "raw_batched", "batched_vs_raw"),
+        ("batched composed / raw limit", "batched_composed", "raw_batched", "batched_vs_raw"),
+        ("batched core / raw limit", "batched_core", "raw_batched", "batched_vs_raw"),
         (
-            "batched append / eventsourcing",
-            "ledger_batched",
+            "batched composed / eventsourcing",
+            "batched_composed",
             "eventsourcing",
             "batched_vs_eventsourcing",
         ),
         (
-            "  same, no catalogue",
-            "ledger_batched_bare",
+            "batched core / eventsourcing",
+            "batched_core",
             "eventsourcing",
             "batched_vs_eventsourcing",
         ),
-        ("single append / raw single", "ledger_single", "raw_single", "single_vs_raw_single"),
-        ("  same, no catalogue", "ledger_single_bare", "raw_single", "single_vs_raw_single"),
+        ("single composed / raw single", "single_composed", "raw_single", "single_vs_raw_single"),
+        ("single core / raw single", "single_core", "raw_single", "single_vs_raw_single"),
         ("verify / raw chained SHA-256", "ledger_verify", "raw_sha", "verify_vs_raw_sha"),
-        ("no-tree, no-catalogue append / raw limit", "ledger_batched_no_tree", "raw_batched", None),
+        ("batched library / raw limit", "batched_library", "raw_batched", None),
+        ("batched core, no tree / raw limit", "batched_core_no_tree", "raw_batched", None),
         ("file via CLI / raw limit", "cli_file", "raw_batched", None),
         ("file via library / raw limit", "library_file", "raw_batched", None),
+        ("capped file via CLI / raw limit", "cli_file_capped", "raw_batched", None),
     ]
     out = []
     for label, num, den, target in checks:
@@ -1122,6 +1150,7 @@ def render(report: dict[str, Any]) -> str:
     w(f"machine: {c['nproc']} CPUs ({c['cpus_usable']} usable), {c['cpu']}\n")
     w(f"python {c['python']}, SQLite {c['sqlite']} {' '.join(c['sqlite_compile'])}\n")
     w(f"packages: {', '.join(f'{k} {v}' for k, v in c['packages'].items())}\n")
+    w(f"ledger source: {c['ledger_source']}\n")
     w(f"scratch: {c['scratch_dir']} (same filesystem as /work: {c['scratch_same_fs_as_work']})\n")
     w(
         f"events: {c['events']:,} {c['event_type']} over {c['subjects']} subjects; "
@@ -1155,14 +1184,15 @@ def render(report: dict[str, Any]) -> str:
         met = {True: "met", False: "MISSED", None: ""}[q["met"]]
         w(f"{q['ratio']:<40} {q['value']:8.2f}  {goal:<8} {met}\n")
     k = report["costs_us_per_event"]
-    w("\n== µs per event (batched, from the medians) ==\n")
+    nan = float("nan")
+    w("\n== µs per event, batched (1e6 / median events/s; differences price each part) ==\n")
     w(
-        f"raw limit {k.get('raw_batched_us', float('nan')):.1f}; ledger with catalogue "
-        f"{k.get('ledger_batched_us', float('nan')):.1f}; bare "
-        f"{k.get('ledger_batched_bare_us', float('nan')):.1f}; of which catalogue validation "
-        f"{k['catalogue_validation_us']:.1f}, Merkle tree {k['merkle_tree_us']:.1f}, client ids "
-        f"(lookup minus uuid4) {k['client_ids_us']:.1f}, bare no-tree over raw "
-        f"{k['bare_over_raw_us']:.1f}\n"
+        f"raw limit {k.get('raw_batched_us', nan):.1f}; composed "
+        f"{k.get('batched_composed_us', nan):.1f} = core without tree "
+        f"{k.get('batched_core_no_tree_us', nan):.1f} + Merkle tree {k['merkle_tree_us']:.1f}"
+        f" + projections {k['projections_us']:.1f} + catalogue validation "
+        f"{k['catalogue_validation_us']:.1f}; core without tree is raw + "
+        f"{k['core_no_tree_over_raw_us']:.1f}\n"
     )
     rss = report["verify_rss"]
     w(

@@ -4,8 +4,10 @@
 entity references, and each edge is keyed by its relation and carries the
 :class:`~ledger.projections.base.Edge` that first recorded it (attribute
 ``edge``). Edges only ever arrive, in seq order, so "as of seq N" is the
-subgraph of edges with ``seq <= N``; every query filters edges by seq as it
-walks, and no snapshot is kept.
+subgraph of edges with ``seq <= N`` and no snapshot is kept. Beside the
+networkx graph, each node keeps its upstream and its downstream edges in two
+lists, which are in seq order because edges arrive in seq order: a walk as of
+seq N stops reading a node's list at the first edge past N.
 
 Upstream and downstream follow :mod:`ledger.projections.edges`: for most
 relations the target is upstream of the source, for ``feature_of``,
@@ -22,7 +24,7 @@ from typing import Literal
 import networkx as nx
 
 from ledger.projections.base import Edge
-from ledger.projections.edges import SOURCE_UPSTREAM_RELATIONS
+from ledger.projections.edges import target_is_upstream
 
 __all__ = ["Direction", "LineageGraph"]
 
@@ -40,6 +42,8 @@ class LineageGraph:
 
     def __init__(self, edges: Iterable[Edge] = ()) -> None:
         self.graph = nx.MultiDiGraph()
+        self._up: dict[str, list[Edge]] = {}  # per node: edges to what it depends on
+        self._down: dict[str, list[Edge]] = {}  # per node: edges to what depends on it
         self._seqs: list[int] = []
         self._times: list[str] = []  # running maximum, so bisect is valid
         self.add_all(edges)
@@ -76,6 +80,11 @@ class LineageGraph:
         if self.graph.has_edge(edge.source, edge.target, edge.relation):
             return False
         self.graph.add_edge(edge.source, edge.target, key=edge.relation, edge=edge)
+        dependent, dependency = edge.source, edge.target
+        if not target_is_upstream(edge.relation):
+            dependent, dependency = dependency, dependent
+        self._up.setdefault(dependent, []).append(edge)
+        self._down.setdefault(dependency, []).append(edge)
         self._seqs.append(edge.seq)
         self._times.append(max(edge.time, self._times[-1]) if self._times else edge.time)
         return True
@@ -92,23 +101,12 @@ class LineageGraph:
         by_time = self._seqs[index - 1] if index else 0
         return by_time if as_of_seq is None else min(as_of_seq, by_time)
 
-    def _steps(self, node: str, upstream: bool, cutoff: int | None) -> Iterator[tuple[str, Edge]]:
-        """(neighbour, edge) one step up- or downstream of ``node``."""
-        g = self.graph
-        # Out-edges lead upstream unless the relation points the other way, and vice versa.
-        for adjacency, away in ((g._succ, upstream), (g._pred, not upstream)):
-            for neighbour, keyed in adjacency.get(node, {}).items():
-                for relation, attrs in keyed.items():
-                    if (relation in SOURCE_UPSTREAM_RELATIONS) == away:
-                        continue
-                    edge: Edge = attrs["edge"]
-                    if cutoff is None or edge.seq <= cutoff:
-                        yield neighbour, edge
-
     def _walk(
-        self, ref: str, upstream: bool, depth: int | None, cutoff: int | None
+        self, ref: str, upstream: bool, depth: int | None, cutoff: int | None, edges: bool = True
     ) -> tuple[list[str], list[Edge]]:
-        """Breadth-first nodes (``ref`` first) and the edges walked, to ``depth`` hops."""
+        """Breadth-first nodes (``ref`` first) and, if asked, the edges walked, to ``depth``."""
+        index = self._up if upstream else self._down
+        limit = self.last_seq if cutoff is None else cutoff
         seen = {ref}
         order, walked = [ref], []
         frontier = [ref]
@@ -117,8 +115,12 @@ class LineageGraph:
             hops += 1
             nxt = []
             for node in frontier:
-                for neighbour, edge in self._steps(node, upstream, cutoff):
-                    walked.append(edge)
+                for edge in index.get(node, ()):
+                    if edge.seq > limit:
+                        break  # the list is in seq order: the rest is later still
+                    if edges:
+                        walked.append(edge)
+                    neighbour = edge.target if edge.source == node else edge.source
                     if neighbour not in seen:
                         seen.add(neighbour)
                         order.append(neighbour)
@@ -135,7 +137,7 @@ class LineageGraph:
         as_of_time: str | None = None,
     ) -> list[str]:
         """What ``ref`` depends on, nearest first, to ``depth`` hops (None: all)."""
-        return self._walk(ref, True, depth, self.cutoff(as_of_seq, as_of_time))[0][1:]
+        return self._walk(ref, True, depth, self.cutoff(as_of_seq, as_of_time), edges=False)[0][1:]
 
     def downstream(
         self,
@@ -146,7 +148,7 @@ class LineageGraph:
         as_of_time: str | None = None,
     ) -> list[str]:
         """What depends on ``ref``, nearest first, to ``depth`` hops (None: all)."""
-        return self._walk(ref, False, depth, self.cutoff(as_of_seq, as_of_time))[0][1:]
+        return self._walk(ref, False, depth, self.cutoff(as_of_seq, as_of_time), edges=False)[0][1:]
 
     def neighbourhood(
         self,
@@ -204,13 +206,12 @@ class LineageGraph:
         return None
 
     def _around(self, node: str, cutoff: int | None) -> Iterator[tuple[str, Edge]]:
-        g = self.graph
-        for adjacency in (g._succ, g._pred):
-            for neighbour, keyed in adjacency.get(node, {}).items():
-                for attrs in keyed.values():
-                    edge: Edge = attrs["edge"]
-                    if cutoff is None or edge.seq <= cutoff:
-                        yield neighbour, edge
+        limit = self.last_seq if cutoff is None else cutoff
+        for index in (self._up, self._down):
+            for edge in index.get(node, ()):
+                if edge.seq > limit:
+                    break
+                yield (edge.target if edge.source == node else edge.source), edge
 
     @staticmethod
     def _join(came: list[dict[str, Edge | None]], meet: str) -> list[Edge]:
@@ -230,5 +231,5 @@ class LineageGraph:
         Lineage never forgets, so this includes deployments that served an
         affected version once; the registry's status says which serve it now.
         """
-        found = self._walk(ref, False, None, self.cutoff(as_of_seq, as_of_time))[0]
+        found = self._walk(ref, False, None, self.cutoff(as_of_seq, as_of_time), edges=False)[0]
         return sorted(node for node in found[1:] if node.startswith("deployment:"))

@@ -36,9 +36,11 @@ them, which is why ``verify`` re-derives everything from the bytes.
 
 from __future__ import annotations
 
+import threading
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import LiteralString
 
 import psycopg
 import psycopg_pool
@@ -46,12 +48,15 @@ from psycopg import conninfo as _conninfo
 from psycopg.rows import TupleRow
 
 from ledger.events import Event
+from ledger.store import postgres_projections as proj
+from ledger.store.postgres_listen import AppendListener
 from ledger.store.postgres_rows import (
     EVENT_COLUMNS,
     Conn,
     PostgresTransaction,
     copy_nodes,
     fetch_nodes,
+    get_meta,
     read_head,
 )
 from ledger.store.postgres_schema import append_only_trigger, migrate
@@ -115,8 +120,9 @@ def _configure(conn: Conn) -> None:
 class PostgresStore:
     """An event store in one PostgreSQL schema, shared by any number of processes.
 
-    Thread-safe: every call borrows a connection from the pool. Opening runs
-    the missing migrations (see ``ledger.store.postgres_schema``).
+    Thread-safe: every call borrows a connection from the pool (or, inside a
+    write transaction, uses that transaction's connection). Opening runs the
+    missing migrations (see ``ledger.store.postgres_schema``).
 
     Raises:
         StoreError: the server is unreachable, refuses us, or the schema
@@ -126,6 +132,9 @@ class PostgresStore:
     def __init__(self, url: str, *, max_connections: int = POOL_MAX) -> None:
         self.url = url
         self._where = _redact(url)
+        self._local = threading.local()
+        self._listener: AppendListener | None = None
+        self._listener_lock = threading.Lock()
         # A first, direct connection runs the migrations and reports a wrong
         # URL, a refused login or a missing schema at once, instead of after
         # the pool's reconnection attempts time out.
@@ -166,15 +175,31 @@ class PostgresStore:
 
     @contextmanager
     def _conn(self, what: str) -> Iterator[Conn]:
-        with _translated(what), self._pool.connection() as conn:
-            yield conn
+        """A connection: this thread's open write transaction if any, else one from the pool.
+
+        Reusing the write transaction's connection matters: the service reads
+        (catch-up, rebuild) while it holds the append lock, and with as many
+        threads as pooled connections all queued on the lock, a second
+        connection might never come.
+        """
+        active: Conn | None = getattr(self._local, "conn", None)
+        with _translated(what):
+            if active is not None:
+                yield active
+                return
+            with self._pool.connection() as conn:
+                yield conn
 
     @contextmanager
     def _write(self, what: str) -> Iterator[Conn]:
         """One transaction holding the append lock; commit on exit (durably), roll back on error."""
         with self._conn(what) as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (APPEND_LOCK, self._lock_key))
-            yield conn
+            outer, self._local.conn = getattr(self._local, "conn", None), conn
+            try:
+                yield conn
+            finally:
+                self._local.conn = outer
 
     @contextmanager
     def transaction(self) -> Iterator[PostgresTransaction]:
@@ -226,6 +251,17 @@ class PostgresStore:
     def merkle_nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
         with self._conn("cannot read Merkle nodes") as conn:
             return fetch_nodes(conn, ids)
+
+    def merkle_node_page(self, level: int, start_idx: int, limit: int) -> list[tuple[int, bytes]]:
+        """Stored nodes of one level with idx >= start_idx, in idx order."""
+        with self._conn("cannot read Merkle nodes") as conn:
+            cursor = conn.cursor(binary=True)
+            cursor.execute(
+                "SELECT idx, hash FROM merkle_nodes WHERE level = %s AND idx >= %s"
+                " ORDER BY idx LIMIT %s",
+                (level, start_idx, limit),
+            )
+            return [(int(idx), bytes(hash_)) for idx, hash_ in cursor]
 
     def merkle_node_count(self) -> int:
         with self._conn("cannot count Merkle nodes") as conn:
@@ -279,29 +315,118 @@ class PostgresStore:
 
     def get_meta(self, key: str) -> str | None:
         with self._conn("cannot read meta") as conn:
-            row = conn.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()
-        return None if row is None else str(row[0])
+            return get_meta(conn, key)
 
     def set_meta(self, key: str, value: str) -> None:
         with self._conn("cannot write meta") as conn:
-            conn.execute(
-                "INSERT INTO meta (key, value) VALUES (%s, %s)"
-                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (key, value),
+            proj.set_meta(conn, key, value)
+
+    # ---- projections -------------------------------------------------------------
+
+    def projection_position(self) -> int:
+        value = self.get_meta("projection_seq")
+        return int(value) if value else 0
+
+    def reset_projections(self) -> None:
+        # Under the append lock, so no append projects into a table being replaced.
+        with self._write("cannot reset the projections") as conn:
+            proj.reset_projections(conn)
+
+    def get_docs(self, keys: Sequence[str]) -> dict[str, bytes]:
+        with self._conn("cannot read projections") as conn:
+            return proj.get_docs(conn, keys)
+
+    def docs_with_prefix(self, prefix: str, limit: int = 1000) -> list[tuple[str, bytes]]:
+        """Documents whose key starts with ``prefix`` (e.g. every ``model:`` doc), by key."""
+        with self._conn("cannot read projections") as conn:
+            return proj.docs_with_prefix(conn, prefix, limit)
+
+    def status_intervals(
+        self,
+        *,
+        environment: str | None = None,
+        model: str | None = None,
+        at_time: str | None = None,
+        at_seq: int | None = None,
+    ) -> list[tuple[object, ...]]:
+        """Status intervals, optionally those in force at a time or seq.
+
+        Rows are (model, version, environment, status, exposure, strategy,
+        seq, time, end_seq, end_time), ordered by seq.
+        """
+        with self._conn("cannot read projections") as conn:
+            return proj.status_intervals(
+                conn, environment=environment, model=model, at_time=at_time, at_seq=at_seq
             )
 
+    def edges(self, after_seq: int = 0) -> Iterator[proj.EdgeRow]:
+        with self._conn("cannot read projections") as conn:
+            rows = proj.edges_after(conn, after_seq)
+        return iter(rows)
+
+    def edges_of(self, refs: Sequence[str]) -> list[proj.EdgeRow]:
+        """Edges touching any of ``refs`` (either end)."""
+        with self._conn("cannot read projections") as conn:
+            return proj.edges_of(conn, refs)
+
+    def find_events(
+        self,
+        *,
+        subjects: Sequence[str] | None = None,
+        types: Sequence[str] | None = None,
+        after_seq: int = 0,
+        until_seq: int | None = None,
+        time_from: str | None = None,
+        time_to: str | None = None,
+        limit: int = 1000,
+    ) -> list[Event]:
+        """Events matching every given filter, in seq order, at most ``limit``.
+
+        Times filter ``occurred_at`` (RFC 3339 UTC strings compare in time order).
+        """
+        where: list[LiteralString] = ["seq > %s"]
+        args: list[object] = [after_seq]
+        if until_seq is not None:
+            where.append("seq <= %s")
+            args.append(until_seq)
+        if subjects is not None:
+            if not subjects:
+                return []
+            where.append("subject = ANY(%s)")
+            args.append(list(subjects))
+        if types is not None:
+            if not types:
+                return []
+            where.append("type = ANY(%s)")
+            args.append(list(types))
+        # RFC 3339 UTC strings in the ledger's one format compare in time order
+        # byte by byte; "C" matches the expression index of migration 2.
+        if time_from is not None:
+            where.append('occurred_at COLLATE "C" >= %s')
+            args.append(time_from)
+        if time_to is not None:
+            where.append('occurred_at COLLATE "C" <= %s')
+            args.append(time_to)
+        args.append(limit)
+        with self._conn("cannot search events") as conn:
+            cursor = conn.cursor(binary=True)
+            cursor.execute(
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE {' AND '.join(where)}"
+                " ORDER BY seq LIMIT %s",
+                args,
+            )
+            return [Event(*r) for r in cursor]
+
     def add_token(self, token: TokenRecord) -> None:
-        try:
-            with self._pool.connection() as conn:
+        with self._conn("cannot store the token") as conn:
+            try:
                 conn.execute(
                     "INSERT INTO tokens (name, role, token_hash, created_at, revoked_at)"
                     " VALUES (%s,%s,%s,%s,%s)",
                     (token.name, token.role, token.token_hash, token.created_at, token.revoked_at),
                 )
-        except psycopg.errors.UniqueViolation:
-            raise StoreError(f"a token named {token.name!r} already exists") from None
-        except psycopg.Error as exc:
-            raise StoreError(f"cannot store the token: {_describe(exc)}") from None
+            except psycopg.errors.UniqueViolation:
+                raise StoreError(f"a token named {token.name!r} already exists") from None
 
     def token_by_hash(self, token_hash: str) -> TokenRecord | None:
         with self._conn("cannot read tokens") as conn:
@@ -315,7 +440,8 @@ class PostgresStore:
     def tokens(self) -> list[TokenRecord]:
         with self._conn("cannot read tokens") as conn:
             rows = conn.execute(
-                "SELECT name, role, token_hash, created_at, revoked_at FROM tokens ORDER BY name"
+                "SELECT name, role, token_hash, created_at, revoked_at FROM tokens"
+                ' ORDER BY name COLLATE "C"'
             ).fetchall()
         return [TokenRecord(*row) for row in rows]
 
@@ -327,7 +453,28 @@ class PostgresStore:
             )
             return cursor.rowcount == 1
 
+    def wait_for_append(self, after_seq: int, timeout: float) -> int:
+        """Block until an event beyond ``after_seq`` is committed, by any process on any
+        host, or ``timeout`` seconds pass; return the head seq either way.
+
+        LISTEN/NOTIFY wakes the wait (see ``ledger.store.postgres_listen``);
+        the returned head is read from the store, so a caller that reads
+        ``after_seq + 1 .. head`` next never misses nor skips a seq.
+
+        Raises:
+            StoreError: the head cannot be read.
+        """
+        with self._listener_lock:
+            if self._listener is None:
+                self._listener = AppendListener(self.url, self.schema)
+            listener = self._listener
+        listener.wait_beyond(after_seq, timeout)
+        return self.head().seq
+
     def close(self) -> None:
+        with self._listener_lock:
+            if self._listener is not None:
+                self._listener.close()
         self._pool.close()
 
 

@@ -16,9 +16,18 @@ from psycopg.rows import TupleRow
 
 from ledger.events import Event
 from ledger.merkle.hashing import leaf_hash
+from ledger.store import postgres_projections
 from ledger.store.protocol import Head, NodeId
 
-__all__ = ["EVENT_COLUMNS", "Conn", "PostgresTransaction", "copy_nodes", "fetch_nodes", "read_head"]
+__all__ = [
+    "EVENT_COLUMNS",
+    "Conn",
+    "PostgresTransaction",
+    "copy_nodes",
+    "fetch_nodes",
+    "get_meta",
+    "read_head",
+]
 
 EVENT_COLUMNS: LiteralString = (
     "seq, id, type, subject, actor, occurred_at, recorded_at, prev_hash, hash, body"
@@ -26,7 +35,8 @@ EVENT_COLUMNS: LiteralString = (
 _EVENT_TYPES = ["int8", "text", "text", "text", "text", "text", "text", "text", "text", "bytea"]
 _GENESIS = "0" * 64
 _COPY_FROM = 8
-"""Batches at least this large go through binary COPY; smaller ones through INSERT."""
+"""Batches at least this large go through binary COPY; smaller ones through a pipelined
+INSERT, which costs one round trip where COPY costs two."""
 
 Conn = psycopg.Connection[TupleRow]
 
@@ -81,14 +91,42 @@ class PostgresTransaction:
     def insert_merkle_nodes(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
         copy_nodes(self._conn, "merkle_nodes", nodes)
 
+    def get_meta(self, key: str) -> str | None:
+        return get_meta(self._conn, key)
+
+    def reset_projections(self) -> None:
+        postgres_projections.reset_projections(self._conn)
+
+    def get_docs(self, keys: Sequence[str]) -> dict[str, bytes]:
+        return postgres_projections.get_docs(self._conn, keys)
+
+    def write_projection(
+        self,
+        docs: Sequence[tuple[str, bytes, int]],
+        intervals: Sequence[tuple[str, str, str, str, float, str | None, int, str]],
+        edges: Sequence[tuple[str, str, str, int, str]],
+        position: int,
+    ) -> None:
+        postgres_projections.write_projection(self._conn, docs, intervals, edges, position)
+
 
 def read_head(conn: Conn) -> Head:
     row = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
     return Head(0, _GENESIS) if row is None else Head(int(row[0]), str(row[1]))
 
 
+def get_meta(conn: Conn, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()
+    return None if row is None else str(row[0])
+
+
 def copy_nodes(conn: Conn, table: LiteralString, nodes: Sequence[tuple[int, int, bytes]]) -> None:
     if not nodes:
+        return
+    if len(nodes) < _COPY_FROM:
+        conn.cursor().executemany(
+            f"INSERT INTO {table} (level, idx, hash) VALUES (%s, %s, %b)", nodes
+        )
         return
     with conn.cursor().copy(f"COPY {table} (level, idx, hash) FROM STDIN (FORMAT BINARY)") as copy:
         copy.set_types(["int4", "int8", "bytea"])

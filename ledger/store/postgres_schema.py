@@ -16,6 +16,7 @@ import psycopg
 from psycopg.rows import TupleRow
 
 from ledger.errors import StoreError
+from ledger.store.postgres_projections import PROJECTION_DDL
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "append_only_trigger", "migrate"]
 
@@ -86,7 +87,26 @@ _V1: list[LiteralString] = [
     append_only_trigger("checkpoints"),
 ]
 
-MIGRATIONS: Sequence[tuple[int, Sequence[LiteralString]]] = [(1, _V1)]
+_V2: list[LiteralString] = [
+    *PROJECTION_DDL,
+    'CREATE INDEX events_occurred ON events (occurred_at COLLATE "C")',
+]
+
+_V3: list[LiteralString] = [
+    # Cross-process live updates (ledger.store.postgres_listen): NOTIFY is
+    # delivered on commit only, in commit order; the payload is the last seq.
+    """CREATE FUNCTION ledger_announce_append() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_notify('ledger:' || TG_TABLE_SCHEMA, (SELECT max(seq) FROM inserted)::text);
+        RETURN NULL;
+    END
+    $$""",
+    """CREATE TRIGGER events_announce AFTER INSERT ON events
+        REFERENCING NEW TABLE AS inserted
+        FOR EACH STATEMENT EXECUTE FUNCTION ledger_announce_append()""",
+]
+
+MIGRATIONS: Sequence[tuple[int, Sequence[LiteralString]]] = [(1, _V1), (2, _V2), (3, _V3)]
 """(version, statements) in order; append new versions, never edit old ones."""
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -92,7 +92,9 @@ def test_events_appended_by_another_writer_reach_subscribers(
 ) -> None:
     other = open_store(db_path)
     try:
-        with _socket(client, tokens["auditor"]) as ws:
+        # afterSeq pins the start: without it the subscription starts at whatever
+        # the head is when the server gets to it, which may be after this append.
+        with _socket(client, tokens["auditor"], afterSeq=0) as ws:
             Ledger(other).append([draft_from_json(make_event(n)) for n in range(3)], "local:cron")
             events = _next_seqs(ws, 3)
     finally:

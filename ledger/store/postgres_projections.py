@@ -1,0 +1,214 @@
+"""Projection tables on PostgreSQL: documents, status intervals, lineage edges.
+
+Derived data, rebuilt from the events by ``rollout-ledger rebuild``, so unlike
+the events they may be updated; they are written in the append's transaction
+together with the tracking position (meta ``projection_seq``).
+
+Keys, refs and times are compared in the "C" collation (byte order), the
+order SQLite uses, so range scans and ``ORDER BY`` give the same answers on
+both backends whatever the database's default collation is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import LiteralString
+
+import psycopg
+from psycopg.rows import TupleRow
+
+__all__ = [
+    "PROJECTION_DDL",
+    "PROJECTION_TABLES",
+    "EdgeRow",
+    "IntervalRow",
+    "docs_with_prefix",
+    "edges_after",
+    "edges_of",
+    "get_docs",
+    "reset_projections",
+    "set_meta",
+    "status_intervals",
+    "write_projection",
+]
+
+IntervalRow = tuple[str, str, str, str, float, str | None, int, str]
+"""(model, version, environment, status, exposure, strategy, seq, time)."""
+
+EdgeRow = tuple[str, str, str, int, str]
+"""(source, target, relation, seq, time)."""
+
+PROJECTION_TABLES: tuple[LiteralString, ...] = ("proj_docs", "proj_status", "proj_edges")
+
+PROJECTION_DDL: list[LiteralString] = [
+    """CREATE TABLE proj_docs (
+        key TEXT COLLATE "C" PRIMARY KEY,
+        doc BYTEA NOT NULL,
+        seq BIGINT NOT NULL
+    )""",
+    """CREATE TABLE proj_status (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        model TEXT COLLATE "C" NOT NULL,
+        version TEXT COLLATE "C" NOT NULL,
+        environment TEXT COLLATE "C" NOT NULL,
+        status TEXT NOT NULL,
+        exposure DOUBLE PRECISION NOT NULL,
+        strategy TEXT,
+        seq BIGINT NOT NULL,
+        time TEXT COLLATE "C" NOT NULL,
+        end_seq BIGINT,
+        end_time TEXT COLLATE "C"
+    )""",
+    """CREATE INDEX proj_status_open ON proj_status (model, version, environment)
+        WHERE end_seq IS NULL""",
+    "CREATE INDEX proj_status_env_time ON proj_status (environment, time)",
+    "CREATE INDEX proj_status_env_seq ON proj_status (environment, seq)",
+    """CREATE TABLE proj_edges (
+        source TEXT COLLATE "C" NOT NULL,
+        target TEXT COLLATE "C" NOT NULL,
+        relation TEXT COLLATE "C" NOT NULL,
+        seq BIGINT NOT NULL,
+        time TEXT NOT NULL,
+        PRIMARY KEY (source, target, relation)
+    )""",
+    "CREATE INDEX proj_edges_target ON proj_edges (target)",
+    "CREATE INDEX proj_edges_seq ON proj_edges (seq)",
+]
+"""The projection tables, as migration 2 creates them and ``reset_projections`` re-creates them."""
+
+_Conn = psycopg.Connection[TupleRow]
+_EDGE_COLUMNS: LiteralString = "source, target, relation, seq, time"
+
+
+def set_meta(conn: _Conn, key: str, value: str) -> None:
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (%s, %s)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
+
+
+def reset_projections(conn: _Conn) -> None:
+    """Drop and re-create the projection tables, tracking position 0 (caller holds the lock)."""
+    for table in PROJECTION_TABLES:
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
+    for statement in PROJECTION_DDL:
+        conn.execute(statement)
+    set_meta(conn, "projection_seq", "0")
+
+
+def get_docs(conn: _Conn, keys: Sequence[str]) -> dict[str, bytes]:
+    """The stored JSON bytes of each key that exists."""
+    if not keys:
+        return {}
+    rows = conn.execute(
+        "SELECT key, doc FROM proj_docs WHERE key = ANY(%s)", (list(dict.fromkeys(keys)),)
+    ).fetchall()
+    return {str(key): bytes(doc) for key, doc in rows}
+
+
+def write_projection(
+    conn: _Conn,
+    docs: Sequence[tuple[str, bytes, int]],
+    intervals: Sequence[IntervalRow],
+    edges: Sequence[EdgeRow],
+    position: int,
+) -> None:
+    """Upsert documents, open intervals, add edges (first wins), set the tracking position.
+
+    Pipelined: the statements go out back to back and the results are read
+    once, since this runs while the append lock is held.
+    """
+    with conn.pipeline():
+        cursor = conn.cursor()
+        if docs:
+            cursor.executemany(
+                "INSERT INTO proj_docs (key, doc, seq) VALUES (%s, %b, %s)"
+                " ON CONFLICT (key) DO UPDATE SET doc = excluded.doc, seq = excluded.seq",
+                docs,
+            )
+        for row in intervals:
+            # In order: an interval opened earlier in the batch is closed by a later one.
+            model, version, environment, _status, _exposure, _strategy, seq, time = row
+            cursor.execute(
+                "UPDATE proj_status SET end_seq = %s, end_time = %s WHERE model = %s"
+                " AND version = %s AND environment = %s AND end_seq IS NULL",
+                (seq, time, model, version, environment),
+            )
+            cursor.execute(
+                "INSERT INTO proj_status (model, version, environment, status, exposure,"
+                " strategy, seq, time) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                row,
+            )
+        if edges:
+            cursor.executemany(
+                f"INSERT INTO proj_edges ({_EDGE_COLUMNS}) VALUES (%s, %s, %s, %s, %s)"
+                " ON CONFLICT DO NOTHING",
+                edges,
+            )
+        set_meta(conn, "projection_seq", str(position))
+
+
+def docs_with_prefix(conn: _Conn, prefix: str, limit: int) -> list[tuple[str, bytes]]:
+    rows = conn.execute(
+        "SELECT key, doc FROM proj_docs WHERE key >= %s AND key < %s ORDER BY key LIMIT %s",
+        (prefix, prefix + "\U0010ffff", limit),
+    ).fetchall()
+    return [(str(k), bytes(d)) for k, d in rows]
+
+
+def status_intervals(
+    conn: _Conn,
+    *,
+    environment: str | None,
+    model: str | None,
+    at_time: str | None,
+    at_seq: int | None,
+) -> list[tuple[object, ...]]:
+    where: list[LiteralString] = []
+    args: list[object] = []
+    if environment is not None:
+        where.append("environment = %s")
+        args.append(environment)
+    if model is not None:
+        where.append("model = %s")
+        args.append(model)
+    if at_time is not None:
+        where.append("time <= %s AND (end_time IS NULL OR end_time > %s)")
+        args += [at_time, at_time]
+    if at_seq is not None:
+        where.append("seq <= %s AND (end_seq IS NULL OR end_seq > %s)")
+        args += [at_seq, at_seq]
+    query: LiteralString = (
+        "SELECT model, version, environment, status, exposure, strategy, seq, time,"
+        " end_seq, end_time FROM proj_status"
+    )
+    if where:
+        query += " WHERE " + " AND ".join(where)
+    return [tuple(r) for r in conn.execute(query + " ORDER BY seq, id", args).fetchall()]
+
+
+def _edge(row: tuple[object, ...]) -> EdgeRow:
+    source, target, relation, seq, time = row
+    return (str(source), str(target), str(relation), int(str(seq)), str(time))
+
+
+def edges_after(conn: _Conn, after_seq: int) -> list[EdgeRow]:
+    rows = conn.execute(
+        f"SELECT {_EDGE_COLUMNS} FROM proj_edges WHERE seq > %s"
+        # Ties within a seq in primary-key order: what SQLite's seq index yields.
+        " ORDER BY seq, source, target, relation",
+        (after_seq,),
+    ).fetchall()
+    return [_edge(r) for r in rows]
+
+
+def edges_of(conn: _Conn, refs: Sequence[str]) -> list[EdgeRow]:
+    if not refs:
+        return []
+    rows = conn.execute(
+        f"SELECT {_EDGE_COLUMNS} FROM proj_edges WHERE source = ANY(%s)"
+        f" UNION SELECT {_EDGE_COLUMNS} FROM proj_edges WHERE target = ANY(%s)",
+        (list(refs), list(refs)),
+    ).fetchall()
+    return [_edge(r) for r in rows]
