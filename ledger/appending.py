@@ -19,9 +19,10 @@ from ledger.canonical import canonical_bytes, parse_json
 from ledger.chain import seal
 from ledger.errors import Conflict, LedgerError, PolicyDenied
 from ledger.events import Event, EventDraft
-from ledger.policy import denied_event_data
+from ledger.policy import denied_event_data, policy_keys_for
 from ledger.projecting import BatchProjector, event_view
 from ledger.projections.base import DraftView
+from ledger.projections.registry import keys_for
 from ledger.store.protocol import Head
 
 __all__ = ["AppendRequest", "Appended", "GroupAppend", "Outcome"]
@@ -70,7 +71,43 @@ class GroupAppend:
         self.recorded_at = recorded_at
         self.new_id = new_id
         self.new: list[Event] = []
+        self._parsed: dict[int, object] = {}  # draft payloads parsed once, by id(draft)
         self.in_group: dict[str, tuple[EventDraft, str, Appended]] = {}
+
+    def prefetch(self, requests: Sequence[AppendRequest]) -> None:
+        """Read every document the group may touch in one go (one round trip, not one per key)."""
+        if self.projector is None:
+            return
+        keys: list[str] = []
+        for request in requests:
+            for draft in request.drafts:
+                data = self._data(draft)
+                if not isinstance(data, dict):
+                    continue
+                view: DraftView = {
+                    "type": draft.type,
+                    "subject": draft.subject,
+                    "actor": request.actor,
+                    "data": data,
+                }
+                keys += policy_keys_for(view)
+                keys += keys_for(
+                    {
+                        **view,
+                        "seq": 0,
+                        "id": "",
+                        "occurred_at": self.recorded_at,
+                        "recorded_at": self.recorded_at,
+                        "hash": "",
+                    }
+                )
+        self.projector.prefetch(keys)
+
+    def _data(self, draft: EventDraft) -> object:
+        data = self._parsed.get(id(draft))
+        if data is None:
+            data = self._parsed[id(draft)] = draft.data
+        return data
 
     def run(self, request: AppendRequest) -> Outcome:
         """Judge and seal one request; on refusal undo exactly its effects."""
@@ -122,7 +159,7 @@ class GroupAppend:
                 if known is not None:
                     acks.append(known)
                     continue
-            data = draft.data if self.projector is not None else None
+            data = self._data(draft) if self.projector is not None else None
             if self.projector is not None and enforce:
                 assert isinstance(data, dict)
                 view: DraftView = {

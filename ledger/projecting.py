@@ -33,6 +33,7 @@ class ProjectionTransaction(Protocol):
         intervals: Sequence[tuple[str, str, str, str, float, str | None, int, str]],
         edges: Sequence[tuple[str, str, str, int, str]],
         position: int,
+        history: Sequence[tuple[str, int]] = (),
     ) -> None: ...
 
 
@@ -63,6 +64,7 @@ class BatchProjector:
         self._changed: dict[str, int] = {}
         self._intervals: list[tuple[str, str, str, str, float, str | None, int, str]] = []
         self._edges: list[tuple[str, str, str, int, str]] = []
+        self._history: list[tuple[str, int]] = []
         self.position: int | None = None
 
     def _fetch(self, keys: Iterable[str]) -> Mapping[str, Doc | None]:
@@ -75,6 +77,10 @@ class BatchProjector:
                 self._docs[key] = None if blob is None else orjson.loads(blob)
         return {k: self._docs[k] for k in wanted}
 
+    def prefetch(self, keys: Iterable[str]) -> None:
+        """Fetch every document a batch may need in one read (keys_for needs only the draft)."""
+        self._fetch(keys)
+
     def check(self, draft: DraftView, now: str) -> tuple[Policy | None, list[Violation]]:
         """Evaluate the rollout policy for a draft against the state so far in this batch."""
         return policy.check(draft, self._fetch(policy.policy_keys_for(draft)), now)
@@ -85,6 +91,7 @@ class BatchProjector:
         for key, doc in effects.docs.items():
             self._docs[key] = doc
             self._changed[key] = view["seq"]
+            self._history.append((key, view["seq"]))
         self._intervals += [
             (i.model, i.version, i.environment, i.status, i.exposure, i.strategy, i.seq, i.time)
             for i in effects.intervals
@@ -99,15 +106,17 @@ class BatchProjector:
             dict(self._changed),
             len(self._intervals),
             len(self._edges),
+            len(self._history),
             self.position,
         )
 
     def restore(self, snapshot: object) -> None:
         """Return to a snapshot taken before the request; nothing was written since."""
-        docs, changed, intervals, edges, position = snapshot  # type: ignore[misc]
+        docs, changed, intervals, edges, history, position = snapshot  # type: ignore[misc]
         self._docs, self._changed, self.position = docs, changed, position
         del self._intervals[intervals:]
         del self._edges[edges:]
+        del self._history[history:]
 
     def flush(self) -> None:
         """Write the changed documents, intervals, edges and the tracking position."""
@@ -118,7 +127,8 @@ class BatchProjector:
             doc = self._docs[key]
             assert doc is not None
             docs.append((key, orjson.dumps(doc), seq))
-        self._tx.write_projection(docs, self._intervals, self._edges, self.position)
+        self._tx.write_projection(docs, self._intervals, self._edges, self.position, self._history)
         self._changed.clear()
         self._intervals.clear()
         self._edges.clear()
+        self._history.clear()

@@ -142,6 +142,7 @@ class Ledger:
             head = tx.head()
             projector = self._projector(tx, head) if self._project else None
             group = GroupAppend(head, existing, projector, recorded_at, self._new_id)
+            group.prefetch(requests)
             outcomes = [group.run(request) for request in requests]
             new = group.new
             if new:

@@ -34,7 +34,6 @@ def new_model(name: str) -> Doc:
         "retirement": None,
         "versions": [],
         "retraining": [],
-        "history": [],
     }
 
 
@@ -56,7 +55,6 @@ def new_version(model: str, version: str) -> Doc:
         "stages": [],
         "rollbacks": [],
         "denials": [],
-        "history": [],
     }
 
 
@@ -126,7 +124,17 @@ def _test_recorded(ctx: Context) -> None:
     doc = write_version(ctx, *parts)
     fields = ("suite", "kind", "passed", "metrics", "environment", "evaluated_on", "run")
     test = ctx.entry(**{name: ctx.data.get(name) for name in fields})
-    doc["tests"] = [*dict_list(doc.get("tests")), test]
+    # Only the latest result per (kind, suite, environment) decides a release
+    # (requirements.unmet_tests), so only that is kept: a version re-tested
+    # nightly would otherwise grow its document, and every write, forever.
+    # Every result stays in the log, by subject.
+    same = (test["kind"], test["suite"], test["environment"])
+    kept = [
+        t
+        for t in dict_list(doc.get("tests"))
+        if (t.get("kind"), t.get("suite"), t.get("environment")) != same
+    ]
+    doc["tests"] = [*kept, test]
 
 
 def _approval_granted(ctx: Context) -> None:

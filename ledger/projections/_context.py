@@ -3,8 +3,10 @@
 Documents handed in are never mutated. :meth:`Context.write` returns a
 shallow copy owned by the context, so handlers may set its top-level keys;
 nested lists and dicts are shared with the input and must be *replaced*, not
-changed in place (``doc["tests"] = [*old, entry]``). A written document gets
-the event's seq appended to its ``history`` unless the caller opts out.
+changed in place (``doc["tests"] = [*old, entry]``). Documents keep no
+history list (it would make every write cost the document's age); which
+events changed a document is the set of events whose Effects name it, and
+the store keeps that as rows.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from ledger.projections._docs import env_status
-from ledger.projections._json import as_dict, as_list, dict_list, get_num, get_str
+from ledger.projections._json import as_dict, dict_list, get_num, get_str
 from ledger.projections.base import Doc, Edge, Effects, EventView, StatusInterval
 
 __all__ = ["Context"]
@@ -37,14 +39,13 @@ class Context:
     def write(self, key: str, fresh: Callable[[], Doc], *, history: bool = True) -> Doc:
         """The document under ``key``, ready to change; ``fresh()`` makes it when absent.
 
-        With ``history`` the event's seq is appended to the document's ``history``.
+        ``history`` is kept for callers' intent only: the store records every
+        written key against the event (see the module docstring).
         """
         doc = self._written.get(key)
         if doc is None:
             old = self._docs.get(key)
             doc = fresh() if old is None else dict(old)
-            if history:
-                doc["history"] = [*as_list(doc.get("history")), self.seq]
             self._written[key] = doc
         return doc
 

@@ -327,6 +327,11 @@ class PostgresStore:
         value = self.get_meta("projection_seq")
         return int(value) if value else 0
 
+    def history_of(self, key: str, limit: int = 1000) -> list[int]:
+        """The seqs of the events that changed document ``key``, in order."""
+        with self._conn("cannot read projections") as conn:
+            return proj.history_of(conn, key, limit)
+
     def reset_projections(self) -> None:
         # Under the append lock, so no append projects into a table being replaced.
         with self._write("cannot reset the projections") as conn:

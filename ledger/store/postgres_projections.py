@@ -18,6 +18,7 @@ import psycopg
 from psycopg.rows import TupleRow
 
 __all__ = [
+    "HISTORY_DDL",
     "PROJECTION_DDL",
     "PROJECTION_TABLES",
     "EdgeRow",
@@ -38,7 +39,19 @@ IntervalRow = tuple[str, str, str, str, float, str | None, int, str]
 EdgeRow = tuple[str, str, str, int, str]
 """(source, target, relation, seq, time)."""
 
-PROJECTION_TABLES: tuple[LiteralString, ...] = ("proj_docs", "proj_status", "proj_edges")
+PROJECTION_TABLES: tuple[LiteralString, ...] = (
+    "proj_docs",
+    "proj_status",
+    "proj_edges",
+    "proj_history",
+)
+
+HISTORY_DDL: LiteralString = """CREATE TABLE IF NOT EXISTS proj_history (
+        key TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        PRIMARY KEY (key, seq)
+    )"""
+"""Which events changed which document (migration 4; part of the projection tables)."""
 
 PROJECTION_DDL: list[LiteralString] = [
     """CREATE TABLE proj_docs (
@@ -73,6 +86,7 @@ PROJECTION_DDL: list[LiteralString] = [
     )""",
     "CREATE INDEX proj_edges_target ON proj_edges (target)",
     "CREATE INDEX proj_edges_seq ON proj_edges (seq)",
+    HISTORY_DDL,
 ]
 """The projection tables, as migration 2 creates them and ``reset_projections`` re-creates them."""
 
@@ -86,6 +100,13 @@ def set_meta(conn: _Conn, key: str, value: str) -> None:
         " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         (key, value),
     )
+
+
+def history_of(conn: _Conn, key: str, limit: int) -> list[int]:
+    rows = conn.execute(
+        "SELECT seq FROM proj_history WHERE key = %s ORDER BY seq LIMIT %s", (key, limit)
+    ).fetchall()
+    return [int(r[0]) for r in rows]
 
 
 def reset_projections(conn: _Conn) -> None:
@@ -113,6 +134,7 @@ def write_projection(
     intervals: Sequence[IntervalRow],
     edges: Sequence[EdgeRow],
     position: int,
+    history: Sequence[tuple[str, int]] = (),
 ) -> None:
     """Upsert documents, open intervals, add edges (first wins), set the tracking position.
 
@@ -145,6 +167,11 @@ def write_projection(
                 f"INSERT INTO proj_edges ({_EDGE_COLUMNS}) VALUES (%s, %s, %s, %s, %s)"
                 " ON CONFLICT DO NOTHING",
                 edges,
+            )
+        if history:
+            cursor.executemany(
+                "INSERT INTO proj_history (key, seq) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                history,
             )
         set_meta(conn, "projection_seq", str(position))
 

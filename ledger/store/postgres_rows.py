@@ -106,8 +106,9 @@ class PostgresTransaction:
         intervals: Sequence[tuple[str, str, str, str, float, str | None, int, str]],
         edges: Sequence[tuple[str, str, str, int, str]],
         position: int,
+        history: Sequence[tuple[str, int]] = (),
     ) -> None:
-        postgres_projections.write_projection(self._conn, docs, intervals, edges, position)
+        postgres_projections.write_projection(self._conn, docs, intervals, edges, position, history)
 
 
 def read_head(conn: Conn) -> Head:

@@ -86,9 +86,11 @@ class WriteTransaction(Protocol):
         intervals: Sequence[tuple[str, str, str, str, float, str | None, int, str]],
         edges: Sequence[tuple[str, str, str, int, str]],
         position: int,
+        history: Sequence[tuple[str, int]] = (),
     ) -> None:
         """Upsert documents, open status intervals (closing the previous one of the same
-        model/version/environment), add edges (first wins) and set the tracking position."""
+        model/version/environment), add edges (first wins), record which events changed
+        which documents (``history``: key, seq) and set the tracking position."""
         ...
 
 

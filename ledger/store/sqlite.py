@@ -156,10 +156,15 @@ class _Tx:
         intervals: Sequence[proj.IntervalRow],
         edges: Sequence[proj.EdgeRow],
         position: int,
+        history: Sequence[tuple[str, int]] = (),
     ) -> None:
         proj.put_docs(self._conn, docs)
         proj.add_intervals(self._conn, intervals)
         proj.add_edges(self._conn, edges)
+        if history:
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO proj_history (key, seq) VALUES (?, ?)", history
+            )
         _set_meta(self._conn, "projection_seq", str(position))
 
 
@@ -428,6 +433,14 @@ class SQLiteStore:
         )
         with self._lock:
             return [tuple(r) for r in self._conn.execute(query, args).fetchall()]
+
+    def history_of(self, key: str, limit: int = 1000) -> list[int]:
+        """The seqs of the events that changed document ``key``, in order."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq FROM proj_history WHERE key = ? ORDER BY seq LIMIT ?", (key, limit)
+            ).fetchall()
+        return [int(r[0]) for r in rows]
 
     def edges(self, after_seq: int = 0) -> Iterator[proj.EdgeRow]:
         with self._lock:

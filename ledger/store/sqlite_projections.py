@@ -27,7 +27,7 @@ IntervalRow = tuple[str, str, str, str, float, str | None, int, str]
 EdgeRow = tuple[str, str, str, int, str]
 """(source, target, relation, seq, time)."""
 
-PROJECTION_TABLES = ("proj_docs", "proj_status", "proj_edges")
+PROJECTION_TABLES = ("proj_docs", "proj_status", "proj_edges", "proj_history")
 
 SCHEMA_V2 = [
     """CREATE TABLE IF NOT EXISTS proj_docs (
@@ -63,6 +63,11 @@ SCHEMA_V2 = [
     "CREATE INDEX IF NOT EXISTS proj_edges_target ON proj_edges(target)",
     "CREATE INDEX IF NOT EXISTS proj_edges_seq ON proj_edges(seq)",
     "CREATE INDEX IF NOT EXISTS events_occurred ON events(occurred_at)",
+    """CREATE TABLE IF NOT EXISTS proj_history (
+        key TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (key, seq)
+    ) WITHOUT ROWID""",
 ]
 
 
@@ -116,7 +121,8 @@ def add_edges(conn: sqlite3.Connection, rows: Sequence[EdgeRow]) -> None:
 def iter_edges(conn: sqlite3.Connection, after_seq: int = 0) -> Iterator[EdgeRow]:
     """Every edge recorded after ``after_seq``, in seq order (to load a lineage graph)."""
     cursor = conn.execute(
-        "SELECT source, target, relation, seq, time FROM proj_edges WHERE seq > ? ORDER BY seq",
+        "SELECT source, target, relation, seq, time FROM proj_edges WHERE seq > ?"
+        " ORDER BY seq, source, target, relation",
         (after_seq,),
     )
     while rows := cursor.fetchmany(5000):

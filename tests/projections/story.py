@@ -90,6 +90,7 @@ class Store:
     docs: dict[str, Doc] = field(default_factory=dict)
     intervals: list[StatusInterval] = field(default_factory=list)
     edges: list[Edge] = field(default_factory=list)
+    history: dict[str, list[int]] = field(default_factory=dict)
 
     def apply(self, events: Iterable[EventView], *, check_pure: bool = False) -> None:
         """Project ``events`` in order, as one transaction: later events see earlier writes."""
@@ -106,6 +107,8 @@ class Store:
                     set(effects.docs) - set(keys),
                 )
             pending.update(effects.docs)
+            for key in effects.docs:
+                self.history.setdefault(key, []).append(event["seq"])
             self.intervals.extend(effects.intervals)
             self.edges.extend(effects.edges)
         # Commit: documents go through JSON, as they would through a real store.

@@ -1,0 +1,191 @@
+"""Per-request batched reads of the projections: documents, status intervals, lineage.
+
+Every registry field reads through these, so a query touching 50 models, their
+versions and their tests costs one ``get_docs`` per level of the query rather
+than one per object: strawberry's ``DataLoader`` gathers the keys asked for in
+one tick and the batch function reads them in one call. Loaders live in the
+request's :class:`~ledger.api.graphql.context.Context`, so nothing is cached
+across requests, except the lineage graph, which only ever grows
+(:mod:`ledger.lineage_cache`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol, cast
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from strawberry.dataloader import DataLoader
+
+from ledger.api.graphql.asof import Point
+from ledger.api.graphql.context import Info, state_of
+from ledger.events import Event
+from ledger.lineage_cache import LineageSnapshot, shared_cache
+
+__all__ = [
+    "Doc",
+    "Interval",
+    "ProjectionReader",
+    "intervals",
+    "lineage_snapshot",
+    "load_doc",
+    "load_docs",
+    "reader",
+]
+
+Doc = dict[str, object]
+"""A projection document, parsed (shapes in :mod:`ledger.projections.registry`)."""
+
+
+class ProjectionReader(Protocol):
+    """The projection reads both stores offer beyond ``EventStore``."""
+
+    def get_docs(self, keys: Sequence[str]) -> dict[str, bytes]: ...
+
+    def docs_with_prefix(self, prefix: str, limit: int = 1000) -> list[tuple[str, bytes]]: ...
+
+    def status_intervals(
+        self,
+        *,
+        environment: str | None = None,
+        model: str | None = None,
+        at_time: str | None = None,
+        at_seq: int | None = None,
+    ) -> list[tuple[object, ...]]: ...
+
+    def edges(self, after_seq: int = 0) -> Iterator[tuple[str, str, str, int, str]]: ...
+
+    def find_events(
+        self,
+        *,
+        subjects: Sequence[str] | None = None,
+        types: Sequence[str] | None = None,
+        after_seq: int = 0,
+        until_seq: int | None = None,
+        time_from: str | None = None,
+        time_to: str | None = None,
+        limit: int = 1000,
+    ) -> list[Event]: ...
+
+
+def reader(info: Info) -> ProjectionReader:
+    """The store behind a resolver, as a projection reader."""
+    return cast(ProjectionReader, state_of(info).ledger.store)
+
+
+def parse_doc(blob: bytes | None) -> Doc | None:
+    """A stored document, or None when absent or not a JSON object."""
+    if blob is None:
+        return None
+    parsed = orjson.loads(blob)
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _doc_loader(info: Info) -> DataLoader[str, Doc | None]:
+    store = reader(info)
+
+    async def load(keys: list[str]) -> list[Doc | None]:
+        found = await run_in_threadpool(store.get_docs, keys)
+        return [parse_doc(found.get(key)) for key in keys]
+
+    return DataLoader(load_fn=load)
+
+
+async def load_doc(info: Info, key: str) -> Doc | None:
+    """The document at ``key`` (batched with every other key asked for in the same tick)."""
+    return await info.context.loader("docs", lambda: _doc_loader(info)).load(key)
+
+
+async def load_docs(info: Info, keys: Sequence[str]) -> list[Doc | None]:
+    """The documents at ``keys``, in order (one batched read)."""
+    return await info.context.loader("docs", lambda: _doc_loader(info)).load_many(list(keys))
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """One validity interval of a version's status in an environment (``status_intervals``)."""
+
+    model: str
+    version: str
+    environment: str
+    status: str
+    exposure: float
+    strategy: str | None
+    seq: int
+    time: str
+    end_seq: int | None
+    end_time: str | None
+
+    @classmethod
+    def of(cls, row: tuple[object, ...]) -> Interval:
+        model, version, environment, status, exposure, strategy, seq, time, end_seq, end_time = row
+        return cls(
+            str(model),
+            str(version),
+            str(environment),
+            str(status),
+            float(cast(float, exposure)),
+            None if strategy is None else str(strategy),
+            int(cast(int, seq)),
+            str(time),
+            None if end_seq is None else int(cast(int, end_seq)),
+            None if end_time is None else str(end_time),
+        )
+
+
+IntervalKey = tuple[str | None, str | None, Point]
+"""(model, environment, moment): the intervals in force then, for that model and environment."""
+
+
+def _interval_loader(info: Info) -> DataLoader[IntervalKey, list[Interval]]:
+    store = reader(info)
+
+    def read(keys: list[IntervalKey]) -> list[list[Interval]]:
+        by_point: dict[Point, list[IntervalKey]] = {}
+        for key in keys:
+            by_point.setdefault(key[2], []).append(key)
+        found: dict[IntervalKey, list[Interval]] = {}
+        for point, group in by_point.items():
+            # One read per moment: narrowed to a model or environment all keys share.
+            models = {k[0] for k in group}
+            envs = {k[1] for k in group}
+            rows = store.status_intervals(
+                model=next(iter(models)) if len(models) == 1 else None,
+                environment=next(iter(envs)) if len(envs) == 1 else None,
+                at_time=point.time,
+                at_seq=point.seq,
+            )
+            parsed = [Interval.of(row) for row in rows]
+            for key in group:
+                model, env, _ = key
+                found[key] = [
+                    i
+                    for i in parsed
+                    if (model is None or i.model == model) and (env is None or i.environment == env)
+                ]
+        return [found[key] for key in keys]
+
+    async def load(keys: list[IntervalKey]) -> list[list[Interval]]:
+        return await run_in_threadpool(read, keys)
+
+    return DataLoader(load_fn=load)
+
+
+async def intervals(
+    info: Info, point: Point, *, model: str | None = None, environment: str | None = None
+) -> list[Interval]:
+    """Status intervals in force at ``point``, in seq order, optionally for a model and env."""
+    loader = info.context.loader("intervals", lambda: _interval_loader(info))
+    return await loader.load((model, environment, point))
+
+
+async def lineage_snapshot(info: Info) -> LineageSnapshot:
+    """The process's lineage graph, refreshed once per request (see :mod:`ledger.lineage_cache`)."""
+    cache = shared_cache(reader(info))
+    task = info.context.loader(
+        "lineage", lambda: asyncio.ensure_future(run_in_threadpool(cache.snapshot))
+    )
+    return await task
