@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ledger.chain import BreakKind, ChainVerifier
@@ -255,26 +256,47 @@ def _copy_events(
     batch_size: int,
     progress: Progress | None,
 ) -> None:
+    """Verify source events and write them in batches, in seq order.
+
+    One writer thread writes batch N while this thread reads and verifies
+    batch N + 1 (the destination's commit waits on I/O, verifying on the
+    CPU); there is never more than one batch in flight, and batches are
+    written strictly in order, so the destination always holds a prefix.
+    """
     verifier = ChainVerifier(plan.start.seq + 1, plan.start.hash)
-    batch: list[Event] = []
     end = plan.source_head.seq
-    for event in source.read(plan.start.seq + 1, end):
-        if not verifier.feed(event):
-            break
-        batch.append(event)
-        if len(batch) >= batch_size:
-            _write_batch(destination, cursor, batch)
-            batch = []
-            if progress is not None:
-                progress(cursor.head.seq)
-    if verifier.broken is None and batch:
-        _write_batch(destination, cursor, batch)
-        batch = []
+    with ThreadPoolExecutor(1, thread_name_prefix="ledger-migrate") as writer:
+        pending: Future[None] | None = None
+
+        def settle() -> None:
+            nonlocal pending
+            if pending is not None:
+                done, pending = pending, None
+                done.result()  # the writer's error, if any, surfaces here
+                if progress is not None:
+                    progress(cursor.head.seq)
+
+        def submit(events: list[Event]) -> None:
+            nonlocal pending
+            settle()
+            pending = writer.submit(_write_batch, destination, cursor, events)
+
+        batch: list[Event] = []
+        try:
+            for event in source.read(plan.start.seq + 1, end):
+                if not verifier.feed(event):
+                    break
+                batch.append(event)
+                if len(batch) >= batch_size:
+                    submit(batch)
+                    batch = []
+            if batch:
+                # Verified events before a break are kept too: they are a true prefix.
+                submit(batch)
+        finally:
+            settle()
     report = verifier.report()
     if not report.ok:
-        # The verified events before the break are kept: they are a true prefix.
-        if batch:
-            _write_batch(destination, cursor, batch)
         raise ChainBroken(
             f"source seq {report.first_bad_seq}: {report.kind}: {report.reason}; "
             f"copied up to seq {cursor.head.seq}",
@@ -288,8 +310,6 @@ def _copy_events(
             seq=cursor.head.seq + 1,
             kind=BreakKind.TRUNCATED,
         )
-    if progress is not None:
-        progress(cursor.head.seq)
 
 
 def _write_batch(destination: EventStore, cursor: _Cursor, events: Sequence[Event]) -> None:

@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from ledger.api.auth import TokenBackend, on_auth_error
+from ledger.api.committer import GroupCommitter
 from ledger.api.errors import error_body, error_response, internal_error_response
 from ledger.api.feed import EventFeed
 from ledger.api.graphql import GraphQLView, build_schema
@@ -68,6 +69,7 @@ def create_app(
         catalogue=catalogue,
         metrics=metrics,
         feed=EventFeed(ledger.store, settings.poll_interval),
+        committer=GroupCommitter(ledger),
     )
     graphql = GraphQLView(build_schema(settings, on_error=state.reject), state)
 
@@ -94,6 +96,7 @@ def create_app(
         try:
             yield
         finally:
+            state.committer.close()
             if owns_store:
                 ledger.store.close()
 

@@ -7,8 +7,8 @@ actor. A batch is all or nothing: a bad item refuses the whole request.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
-from functools import partial
 
 from starlette.concurrency import run_in_threadpool
 
@@ -105,9 +105,9 @@ async def append_drafts(
     """
     check_append(principal.role, [d.type for d in drafts], state.catalogue)
     try:
-        acks = await run_in_threadpool(
-            partial(state.ledger.append, role=principal.role), drafts, principal.name
-        )
+        await run_in_threadpool(state.ledger.validate, drafts, principal.role)
+        # Group commit (ledger.api.committer): acknowledged after the shared durable commit.
+        acks = await asyncio.wrap_future(state.committer.submit(drafts, principal.name))
     except LedgerError as error:
         raise _in_batch_terms(error) from None
     created = [d.type for d, a in zip(drafts, acks, strict=True) if a.created]

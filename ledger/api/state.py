@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from ledger.api.committer import GroupCommitter
 from ledger.api.feed import EventFeed
 from ledger.api.metrics import Metrics
 from ledger.api.settings import Settings
@@ -24,6 +25,7 @@ class ApiState:
         catalogue: decides which role may append which type (None: prefix rules).
         metrics: the app's Prometheus metrics.
         feed: live events for subscriptions.
+        committer: the group-commit writer every network append goes through.
         verify_lock: one full-chain verification at a time per process; it
             reads every event, and concurrent ones would only compete for I/O.
     """
@@ -33,6 +35,7 @@ class ApiState:
     catalogue: RoleCatalogue | None
     metrics: Metrics
     feed: EventFeed
+    committer: GroupCommitter
     verify_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reject(self, code: str) -> None:

@@ -1,4 +1,4 @@
-"""``rollout-ledger migrate-store``: copy a ledger between SQLite and PostgreSQL (ledger.migration)."""
+"""``rollout-ledger migrate-store``: copy a ledger between SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import click
 
 from ledger.cli._common import errors, fail, progress
 from ledger.errors import BadRequest, NotFound
-from ledger.migration import DEFAULT_BATCH, migrate_store as copy_ledger
+from ledger.migration import DEFAULT_BATCH
+from ledger.migration import migrate_store as copy_ledger
 from ledger.store import EventStore, open_store
 
 __all__ = ["COMMANDS", "migrate_store"]

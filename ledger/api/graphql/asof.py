@@ -1,4 +1,4 @@
-"""Arguments the registry, lineage and timeline areas share: ``asOf``, depth and times.
+"""Arguments the registry, lineage and timeline areas share: ``asOf``, depth, refs, times.
 
 ``AsOf`` is a ``@oneOf`` input: exactly one of ``time`` or ``seq``, which the
 GraphQL validation enforces before any resolver runs. A time is compared with
@@ -16,10 +16,11 @@ from datetime import datetime
 
 import strawberry
 
-from ledger.errors import BadRequest
+from ledger.errors import BadRequest, InvalidEvent
 from ledger.events import format_time
+from ledger.refs import EntityRef, parse_ref
 
-__all__ = ["MAX_DEPTH", "AsOf", "Point", "check_depth", "ledger_time", "point_of"]
+__all__ = ["MAX_DEPTH", "AsOf", "Point", "check_depth", "check_ref", "ledger_time", "point_of"]
 
 MAX_DEPTH = 10
 """Deepest lineage walk a query may ask for."""
@@ -82,3 +83,15 @@ def check_depth(depth: int, field: str = "depth") -> int:
     if not 1 <= depth <= MAX_DEPTH:
         raise BadRequest(f"{field}: must be between 1 and {MAX_DEPTH}, got {depth}", field=field)
     return depth
+
+
+def check_ref(ref: str, field: str) -> EntityRef:
+    """``ref`` parsed as an entity reference.
+
+    Raises:
+        BadRequest: not ``kind:name[@version]`` (``field`` names the argument).
+    """
+    try:
+        return parse_ref(ref, field=field)
+    except InvalidEvent as error:
+        raise BadRequest(error.message, field=field) from None

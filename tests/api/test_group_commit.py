@@ -1,0 +1,55 @@
+"""Group commit: concurrent requests share one durable transaction, and fail alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger.api.committer import GroupCommitter
+from ledger.errors import Conflict
+from ledger.service import Ledger
+from tests.helpers import draft
+
+ID = "6f1f2c8e-8f7d-4b8e-9a53-0d8b1f7c7a11"
+
+
+def test_requests_queued_during_a_commit_share_the_next_one(ledger: Ledger) -> None:
+    committer = GroupCommitter(ledger)
+    # Hold the write lock so requests pile up behind the first, as they do
+    # while a real commit waits for fsync.
+    with ledger.store.transaction():
+        futures = [committer.submit([draft(n)], f"client-{n % 4}") for n in range(50)]
+    acks = [f.result(timeout=30)[0] for f in futures]
+    committer.close()
+    assert sorted(a.seq for a in acks) == list(range(1, 51))
+    assert committer.requests == 50
+    assert committer.commits <= 2
+    assert ledger.verify().ok
+
+
+def test_a_refused_request_fails_alone_and_the_rest_of_its_group_commits(
+    ledger: Ledger,
+) -> None:
+    ledger.append([draft(0, id=ID)], "ci")
+    committer = GroupCommitter(ledger)
+    with ledger.store.transaction():
+        good = [committer.submit([draft(n), draft(n + 100)], "ci") for n in range(1, 6)]
+        bad = committer.submit([draft(7), draft(99, id=ID)], "ci")
+        late = committer.submit([draft(8)], "ci")
+    results = [f.result(timeout=30) for f in good]
+    with pytest.raises(Conflict):
+        bad.result(timeout=30)
+    assert late.result(timeout=30)[0].seq == 12
+    committer.close()
+    assert [len(r) for r in results] == [2] * 5
+    assert ledger.head().seq == 12
+    assert ledger.verify().ok
+
+
+def test_a_retry_within_one_group_is_acknowledged_with_the_same_seq(ledger: Ledger) -> None:
+    committer = GroupCommitter(ledger)
+    with ledger.store.transaction():
+        first = committer.submit([draft(1, id=ID)], "ci")
+        again = committer.submit([draft(1, id=ID)], "ci")
+    assert first.result(timeout=30) == again.result(timeout=30)
+    committer.close()
+    assert ledger.head().seq == 1
