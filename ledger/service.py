@@ -7,6 +7,8 @@ this; neither touches a store backend.
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -45,6 +47,21 @@ __all__ = ["AppendRequest", "Appended", "Ledger", "Outcome", "system_clock"]
 MAX_BATCH = 100_000
 
 
+def time_ordered_uuid() -> str:
+    """A UUIDv7 (RFC 9562): 48-bit Unix milliseconds, then random bits.
+
+    Ids the ledger generates sort by time, so the unique index on ``id``
+    grows at its right edge instead of touching a random page per insert
+    (measured: random UUIDv4 ids dominate the WAL pages of a large append).
+    """
+    millis = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (millis & ((1 << 48) - 1)) << 80 | rand & ((1 << 80) - 1)
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 9562 variant
+    return str(uuid.UUID(int=value))
+
+
 def system_clock() -> datetime:
     """The wall clock, in UTC (the composition root injects it)."""
     return datetime.now(UTC)
@@ -65,7 +82,7 @@ class Ledger:
         store: EventStore,
         *,
         clock: Callable[[], datetime] = system_clock,
-        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        new_id: Callable[[], str] = time_ordered_uuid,
         maintain_tree: bool = True,
         signer: Signer | None = None,
         origin: str | None = None,
@@ -218,7 +235,8 @@ class Ledger:
     # ---- the Merkle tree -------------------------------------------------------
 
     def _fetch(self, plan_ids: Sequence[tuple[int, int]]) -> list[bytes]:
-        found = self.store.merkle_nodes(plan_ids)
+        # A proof's plan, leaf and frontier overlap; fetch each node once.
+        found = self.store.merkle_nodes(list(dict.fromkeys(plan_ids)))
         missing = [i for i in plan_ids if i not in found]
         if missing:
             raise NotFound(f"Merkle node {missing[0]} is not stored; run `rollout-ledger rebuild`")

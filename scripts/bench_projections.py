@@ -190,7 +190,7 @@ class StreamEvent:
     type: str
     subject: str
     data: dict[str, Any]
-    request: int  # consecutive events of one Emit share it
+    request: int  # consecutive events of one principal share it (one append request)
 
 
 @dataclass
@@ -213,7 +213,7 @@ class Stream:
     snapshots, and one process per model looping release after release.
     """
 
-    def __init__(self, models: int = 250, seed: int = SEED, monitor_hours: float = 4.0) -> None:
+    def __init__(self, models: int = 500, seed: int = SEED, monitor_hours: float = 4.0) -> None:
         self.rng = random.Random(seed)
         self.monitor_hours = monitor_hours
         self.models: list[ModelSpec] = []
@@ -241,6 +241,7 @@ class Stream:
         self.incidents = 0
         self.raw: dict[str, str] = {}  # domain -> latest raw dataset version ref
         self.prod: dict[str, str] = {}  # model -> version serving 100% of prod
+        self.now = 0.0  # hours since START, of the step being run
 
     # -- the driver --
 
@@ -254,20 +255,29 @@ class Stream:
             counter += 1
             heapq.heappush(heap, (at, counter, proc, value))
 
-        push(0.0, self._bootstrap())
+        boot = self._bootstrap()
+        push(0.0, boot)
         seq = 0
         request = 0
+        last_principal: tuple[str, str] | None = None
         while heap:
             now, _, proc, value = heapq.heappop(heap)
+            self.now = now
             while True:
                 try:
                     action = proc.send(value)
                 except StopIteration:
+                    if proc is boot:  # the models and the data platform start after it
+                        push(now + 1.0, self._data_platform())
+                        for spec in self.models:
+                            push(now + 1.0 + self.rng.uniform(0, 72), self._model(spec))
                     break
                 if isinstance(action, Wait):
                     push(now + action.hours, proc)
                     break
-                request += 1
+                if (action.actor, action.role) != last_principal:
+                    request += 1
+                    last_principal = (action.actor, action.role)
                 seqs = []
                 for kind, subject, data in action.drafts:
                     seq += 1
@@ -276,22 +286,10 @@ class Stream:
                     yield StreamEvent(seq, now, action.actor, action.role, kind, subject, data,
                                       request)
                 value = seqs
-            if proc is self._boot and not self._started:
-                self._started = True
-                push(now + 1.0, self._data_platform())
-                for spec in self.models:
-                    push(now + 1.0 + self.rng.uniform(0, 72), self._model(spec))
-
-    _boot: Proc | None = None
-    _started = False
 
     # -- processes --
 
     def _bootstrap(self) -> Proc:
-        self._boot = proc = self._bootstrap_steps()
-        return proc
-
-    def _bootstrap_steps(self) -> Proc:
         rng = self.rng
         for domain in DOMAINS:
             ref = f"dataset:{domain}-events@{self._date(-1)}"
@@ -345,7 +343,7 @@ class Stream:
             tick += 1
             drafts: list[Draft3] = []
             for domain in DOMAINS:
-                ref = f"dataset:{domain}-events@{self._date(tick / 4)}.{tick % 4}"
+                ref = f"dataset:{domain}-events@{self._stamp()}"
                 drafts.append(self._dataset(ref, rng))
                 drafts.append(edge(ref, "derived_from", self.raw[domain], f"run:airflow/raw-{tick}"))
                 self.raw[domain] = ref
@@ -404,7 +402,7 @@ class Stream:
                 )
             ],
         )
-        if rng.random() < 0.35:
+        if rng.random() < 0.2:
             yield from self._noise_alert(spec, serving, "prod", rng)
 
     def _noise_alert(self, spec: ModelSpec, version: str, env: str, rng: random.Random) -> Proc:
@@ -443,7 +441,8 @@ class Stream:
         rng = self.rng
         name, v = spec.name, f"model:{spec.name}@{number}"
         ci = (f"ci-{spec.team}", "pipeline")
-        train = f"dataset:{name}-training@{self._date(rng.random())}-{number}"
+        stable = self.prod[name]
+        train = f"dataset:{name}-training@{self._stamp()}"
         run = f"run:airflow/{name}-{number}"
         yield Emit(
             *DATA,
@@ -458,7 +457,7 @@ class Stream:
         ]
         for f in rng.sample(range(40), 3):
             registration.append(edge(f"feature:{spec.domain}/f{f}", "feature_of", v, run))
-        registration.append(edge(v, "derived_from", self.prod[name], run))
+        registration.append(edge(v, "derived_from", stable, run))
         yield Emit(*ci, registration)
         yield Wait(rng.uniform(0.3, 1.0))
         # CI
@@ -575,7 +574,7 @@ class Stream:
             yield Wait(rng.uniform(2, 6))
             yield Emit(*OPERATOR, [("rollout.stage.changed", f"deployment:{name}/eu-prod",
                                     _full(v, "Follows prod once it is fully rolled out."))])
-        yield Emit(*ci, [edge(v, "replaces", self.prod.get(name, v), run),
+        yield Emit(*ci, [edge(v, "replaces", stable, run),
                          edge(v, "deployed_as", dep, run)])
 
     def _rollback(self, spec: ModelSpec, v: str, rng: random.Random) -> Proc:
@@ -657,6 +656,10 @@ class Stream:
 
     def _date(self, days: float) -> str:
         return (START + timedelta(days=days)).date().isoformat()
+
+    def _stamp(self) -> str:
+        """The current moment as a snapshot name: ``2025-01-09T0630``."""
+        return (START + timedelta(hours=self.now)).strftime("%Y-%m-%dT%H%M%S")
 
     @staticmethod
     def _dataset(ref: str, rng: random.Random) -> Draft3:

@@ -18,7 +18,7 @@ import strawberry
 
 from ledger.api.graphql.asof import AsOf, check_depth, check_ref, point_of
 from ledger.api.graphql.context import Info
-from ledger.api.graphql.loaders import lineage_snapshot, load_docs
+from ledger.api.graphql.loaders import lineage_snapshot
 from ledger.api.graphql.permissions import CanRead
 from ledger.projections.base import Edge
 from ledger.projections.keys import parse_or_none
@@ -175,7 +175,7 @@ class LineageQuery:
     async def impact(
         self, info: Info, ref: str, as_of: AsOf | None = None
     ) -> list[Annotated[Deployment, strawberry.lazy("ledger.api.graphql.deployments")]]:
-        from ledger.api.graphql.deployments import Deployment
+        from ledger.api.graphql.deployments import deployments_by_ref
 
         check_ref(ref, "ref")
         point = point_of(as_of)
@@ -185,5 +185,4 @@ class LineageQuery:
             as_of_seq=snap.bound(point.seq if point else None),
             as_of_time=point.time if point else None,
         )
-        docs = await load_docs(info, refs)
-        return [Deployment.of(r, d) for r, d in zip(refs, docs, strict=True)]
+        return await deployments_by_ref(info, refs)

@@ -26,13 +26,17 @@ from ledger.events import Event
 from ledger.lineage_cache import LineageSnapshot, shared_cache
 
 __all__ = [
+    "MAX_DEPLOYMENTS",
     "Doc",
     "Interval",
     "ProjectionReader",
+    "deployment_docs_now",
+    "deployments_of",
     "intervals",
     "lineage_snapshot",
     "load_doc",
     "load_docs",
+    "parse_doc",
     "reader",
 ]
 
@@ -189,3 +193,37 @@ async def lineage_snapshot(info: Info) -> LineageSnapshot:
         "lineage", lambda: asyncio.ensure_future(run_in_threadpool(cache.snapshot))
     )
     return await task
+
+
+MAX_DEPLOYMENTS = 1000
+"""Most deployment documents one listing reads (the store lists documents by key prefix)."""
+
+
+def deployment_docs_now(
+    store: ProjectionReader, model: str | None
+) -> list[tuple[str, Doc]]:
+    """Deployment documents by ref, of one model or of all (blocking), at most MAX_DEPLOYMENTS."""
+    prefix = "deployment:" if model is None else f"deployment:{model}/"
+    out = []
+    for key, blob in store.docs_with_prefix(prefix, MAX_DEPLOYMENTS):
+        doc = parse_doc(blob)
+        if doc is not None and (model is None or doc.get("model") == model):
+            out.append((key, doc))
+    return out
+
+
+def _deployments_loader(info: Info) -> DataLoader[str, list[tuple[str, Doc]]]:
+    store = reader(info)
+
+    async def load(models: list[str]) -> list[list[tuple[str, Doc]]]:
+        everything = await run_in_threadpool(
+            deployment_docs_now, store, models[0] if len(models) == 1 else None
+        )
+        return [[(k, d) for k, d in everything if d.get("model") == m] for m in models]
+
+    return DataLoader(load_fn=load)
+
+
+async def deployments_of(info: Info, model: str) -> list[tuple[str, Doc]]:
+    """The deployment documents of ``model`` (all models asked in one tick share one read)."""
+    return await info.context.loader("deployments", lambda: _deployments_loader(info)).load(model)

@@ -19,6 +19,7 @@ __all__ = [
     "Approval",
     "Decision",
     "Denial",
+    "Entry",
     "EvidenceRef",
     "Recorded",
     "Stage",
