@@ -308,6 +308,20 @@ class Ledger:
         self.store.add_checkpoint(StoredCheckpoint(size, root, note, format_time(self._clock())))
         return note
 
+    def publish_checkpoint(self) -> str | None:
+        """Sign and keep a checkpoint if the ledger grew past the latest one; else None.
+
+        The server calls this every ``checkpoint_interval`` seconds, so old tree
+        sizes stay provable (consistency proofs between stored checkpoints).
+        """
+        if self.signer is None:
+            return None
+        latest = self.store.latest_checkpoint()
+        head = self.store.head().seq
+        if head == 0 or (latest is not None and latest.size >= head):
+            return None
+        return self.checkpoint()
+
     def rebuild_tree(self, progress: Callable[[int], None] | None = None) -> bytes:
         """Recompute every stored Merkle node from the events (backfill); return the root."""
         state: dict[str, object] = {"frontier": [], "size": 0}

@@ -7,6 +7,7 @@ and JSON body through one handler; anything else is logged and masked.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
@@ -91,11 +93,26 @@ def create_app(
         state.reject("internal_error")
         return internal_error_response()
 
+    async def publish_checkpoints(interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await run_in_threadpool(ledger.publish_checkpoint)
+            except Exception:  # keep publishing; the next round may succeed
+                logger.warning("publishing a checkpoint failed", exc_info=True)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        publisher = (
+            asyncio.create_task(publish_checkpoints(settings.checkpoint_interval))
+            if settings.checkpoint_interval > 0 and ledger.signer is not None
+            else None
+        )
         try:
             yield
         finally:
+            if publisher is not None:
+                publisher.cancel()
             state.committer.close()
             if owns_store:
                 ledger.store.close()

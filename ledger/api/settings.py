@@ -54,6 +54,8 @@ class Settings:
         max_fields: most field selections in one GraphQL document, fragments
             expanded; with ``first`` at most 100 this bounds the nodes per query.
         graphiql: serve GraphiQL on ``GET /graphql`` to browsers.
+        checkpoint_interval: seconds between signed checkpoints published (and
+            stored) while the ledger grows; 0 turns publishing off.
     """
 
     anonymous_reads: bool = False
@@ -64,6 +66,7 @@ class Settings:
     max_aliases: int = 30
     max_fields: int = 500
     graphiql: bool = True
+    checkpoint_interval: float = 60.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -78,4 +81,9 @@ class Settings:
             max_body_bytes=int(_number(environ, "LEDGER_MAX_BODY_BYTES", default.max_body_bytes)),
             poll_interval=_number(environ, "LEDGER_POLL_INTERVAL", default.poll_interval),
             graphiql=_flag(environ, "LEDGER_GRAPHIQL", default.graphiql),
+            checkpoint_interval=(
+                0.0
+                if environ.get("LEDGER_CHECKPOINT_INTERVAL", "").strip() in {"0", "0.0"}
+                else _number(environ, "LEDGER_CHECKPOINT_INTERVAL", default.checkpoint_interval)
+            ),
         )

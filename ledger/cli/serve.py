@@ -31,10 +31,24 @@ SCHEMA_FILE = Path("schema") / "schema.graphql"
     envvar="LEDGER_ANONYMOUS_READS",
     help="Let requests without a token read (appends always need one).",
 )
+@click.option(
+    "--checkpoint-interval",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    envvar="LEDGER_CHECKPOINT_INTERVAL",
+    help="Seconds between published signed checkpoints while the ledger grows (0: off).",
+)
 @click.option("--log-level", default="info", show_default=True, help="uvicorn log level.")
 @pass_ctx
 def serve(
-    ctx: Context, host: str, port: int, workers: int, anonymous_reads: bool, log_level: str
+    ctx: Context,
+    host: str,
+    port: int,
+    workers: int,
+    anonymous_reads: bool,
+    checkpoint_interval: float,
+    log_level: str,
 ) -> None:
     """Serve the HTTP API, GraphQL and subscriptions (uvicorn)."""
     import uvicorn
@@ -47,6 +61,7 @@ def serve(
     os.environ["LEDGER_DB"] = str(Path(ctx.db).resolve()) if is_file else ctx.db
     os.environ["LEDGER_KEY_DIR"] = str(ctx.key_dir.resolve())
     os.environ["LEDGER_ANONYMOUS_READS"] = "true" if anonymous_reads else "false"
+    os.environ["LEDGER_CHECKPOINT_INTERVAL"] = str(checkpoint_interval)
     uvicorn.run(
         "ledger.api.app:app_from_env",
         factory=True,
