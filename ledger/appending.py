@@ -23,6 +23,7 @@ from ledger.policy import denied_event_data, policy_keys_for
 from ledger.projecting import BatchProjector, event_view
 from ledger.projections.base import DraftView
 from ledger.projections.registry import keys_for
+from ledger.projections.rules import Policy, Violation
 from ledger.store.protocol import Head
 
 __all__ = ["AppendRequest", "Appended", "GroupAppend", "Outcome"]
@@ -215,8 +216,8 @@ class _Denied(Exception):
         self,
         index: int,
         view: DraftView,
-        policy: object,
-        violations: list,  # type: ignore[type-arg]
+        policy: Policy | None,
+        violations: list[Violation],
         draft_id: str | None,
     ) -> None:
         super().__init__(view["type"])

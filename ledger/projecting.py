@@ -9,6 +9,7 @@ are written back in the same transaction as the events.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import orjson
@@ -53,6 +54,16 @@ def event_view(event: Event, data: object | None = None) -> EventView:
         "data": data,
         "hash": event.hash,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    docs: dict[str, Doc | None]
+    changed: dict[str, int]
+    intervals: int
+    edges: int
+    history: int
+    position: int | None
 
 
 class BatchProjector:
@@ -101,7 +112,7 @@ class BatchProjector:
 
     def snapshot(self) -> object:
         """The in-memory state, to undo the effects of a refused request (see restore)."""
-        return (
+        return _Snapshot(
             dict(self._docs),
             dict(self._changed),
             len(self._intervals),
@@ -112,11 +123,12 @@ class BatchProjector:
 
     def restore(self, snapshot: object) -> None:
         """Return to a snapshot taken before the request; nothing was written since."""
-        docs, changed, intervals, edges, history, position = snapshot  # type: ignore[misc]
-        self._docs, self._changed, self.position = docs, changed, position
-        del self._intervals[intervals:]
-        del self._edges[edges:]
-        del self._history[history:]
+        assert isinstance(snapshot, _Snapshot)
+        self._docs, self._changed = snapshot.docs, snapshot.changed
+        self.position = snapshot.position
+        del self._intervals[snapshot.intervals :]
+        del self._edges[snapshot.edges :]
+        del self._history[snapshot.history :]
 
     def flush(self) -> None:
         """Write the changed documents, intervals, edges and the tracking position."""

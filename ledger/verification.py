@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import orjson
 
 from ledger.chain import GENESIS_HASH, BreakKind, ChainReport, ChainVerifier
+from ledger.events import Event
 from ledger.merkle import EMPTY_ROOT, append_leaves, frontier_ids, leaf_hash, root_from_frontier
 from ledger.store import EventStore, open_store
 
@@ -142,7 +143,7 @@ def _verify_chunk(
     )
 
 
-def _chain(first: object, rest: Iterator[object]) -> Iterator[object]:
+def _chain(first: Event, rest: Iterator[Event]) -> Iterator[Event]:
     yield first
     yield from rest
 
@@ -253,9 +254,9 @@ def _combine(
             step = append_leaves(upper, chunks, chunk.frontier)
             upper, chunks = step.frontier, step.size
             if stored is not None and step.nodes:
-                bad = stored.first_mismatch([(lvl + shift, i, h) for lvl, i, h in step.nodes])
-                if bad is not None:
-                    return _node_break(checked, *bad, prev), []
+                node = stored.first_mismatch([(lvl + shift, i, h) for lvl, i, h in step.nodes])
+                if node is not None:
+                    return _node_break(checked, node[0], node[1], prev), []
         else:
             tail = chunk.frontier
         if progress is not None:

@@ -412,7 +412,8 @@ class SQLiteStore:
         Rows are (model, version, environment, status, exposure, strategy,
         seq, time, end_seq, end_time), ordered by seq.
         """
-        where, args = [], []
+        where: list[str] = []
+        args: list[object] = []
         if environment is not None:
             where.append("environment = ?")
             args.append(environment)
@@ -477,7 +478,8 @@ class SQLiteStore:
 
         Times filter ``occurred_at`` (RFC 3339 UTC strings compare in time order).
         """
-        where, args = ["seq > ?"], [after_seq]
+        where: list[str] = ["seq > ?"]
+        args: list[object] = [after_seq]
         if until_seq is not None:
             where.append("seq <= ?")
             args.append(until_seq)
