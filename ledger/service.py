@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import orjson
+
 from ledger.appending import Appended, AppendRequest, GroupAppend, Outcome
 from ledger.catalogue import Catalogue
 from ledger.chain import BreakKind, ChainReport
@@ -100,6 +102,7 @@ class Ledger:
         # Only benchmarks turn this off, to price the tree; verify then fails.
         self._maintain_tree = maintain_tree
         self._frontier: _Frontier | None = None
+        self._known_versions: dict[str, int] = {}
 
     # ---- appending -------------------------------------------------------------
 
@@ -163,6 +166,7 @@ class Ledger:
             outcomes = [group.run(request) for request in requests]
             new = group.new
             if new:
+                self._note_schema_versions(tx, new)
                 tx.insert_events(new)
                 frontier = self._extend_tree(tx, head, new) if self._maintain_tree else None
                 if projector is not None:
@@ -170,6 +174,60 @@ class Ledger:
         if new:
             self._frontier = frontier
         return outcomes
+
+    def _note_schema_versions(self, tx: WriteTransaction, new: Sequence[Event]) -> None:
+        """Record from which seq each type's payloads follow its current schema version.
+
+        The envelope has no schema version (DESIGN.md fixes its fields), so the
+        ledger keeps, in meta ``schema_versions``, each type's versions with
+        the first seq appended under them; ``upcast`` reads an event's version
+        from its seq. Written in the append's transaction, so it never lags.
+        """
+        catalogue = self.catalogue
+        if catalogue is None:
+            return
+        pending: dict[str, int] = {}
+        for event in new:
+            if event.type in catalogue and event.type not in pending:
+                wanted = catalogue.get(event.type).schema_version
+                if self._known_versions.get(event.type) != wanted:
+                    pending[event.type] = event.seq
+        if not pending:
+            return
+        table = orjson.loads(tx.get_meta("schema_versions") or "{}")
+        changed = False
+        for type_, seq in pending.items():
+            wanted = catalogue.get(type_).schema_version
+            history = table.setdefault(type_, [])
+            if not history or history[-1][0] != wanted:
+                history.append([wanted, seq])
+                changed = True
+            self._known_versions[type_] = wanted
+        if changed:
+            tx.set_meta("schema_versions", orjson.dumps(table).decode())
+
+    def schema_version_of(self, event: Event) -> int:
+        """The schema version ``event``'s payload was appended under (1 if never noted)."""
+        table = orjson.loads(self.store.get_meta("schema_versions") or "{}")
+        version = 1
+        for number, first_seq in table.get(event.type, []):
+            if first_seq <= event.seq:
+                version = number
+        return int(version)
+
+    def upcast(self, event: Event) -> object:
+        """``event``'s payload upcast to its type's current schema version (on read).
+
+        Stored bytes are never rewritten: corrections and new shapes are new
+        events, and old payloads are brought up to date only when read.
+        """
+        data = event.data
+        if self.catalogue is None or event.type not in self.catalogue:
+            return data
+        version = self.schema_version_of(event)
+        if version == self.catalogue.get(event.type).schema_version or not isinstance(data, dict):
+            return data
+        return self.catalogue.upcast(event.type, version, data)
 
     def _projector(self, tx: WriteTransaction, head: Head) -> BatchProjector:
         """A projector for this transaction, first catching up on events it has not seen.

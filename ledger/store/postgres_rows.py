@@ -94,6 +94,9 @@ class PostgresTransaction:
     def get_meta(self, key: str) -> str | None:
         return get_meta(self._conn, key)
 
+    def set_meta(self, key: str, value: str) -> None:
+        postgres_projections.set_meta(self._conn, key, value)
+
     def reset_projections(self) -> None:
         postgres_projections.reset_projections(self._conn)
 

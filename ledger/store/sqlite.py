@@ -150,6 +150,9 @@ class _Tx:
     def reset_projections(self) -> None:
         _reset_projections(self._conn)
 
+    def set_meta(self, key: str, value: str) -> None:
+        _set_meta(self._conn, key, value)
+
     def write_projection(
         self,
         docs: Sequence[tuple[str, bytes, int]],

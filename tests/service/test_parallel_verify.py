@@ -47,7 +47,8 @@ def test_parallel_and_sequential_agree_on_an_intact_ledger(tmp_path: Path, size:
     path = tmp_path / "l.db"
     _build(path, size, checkpoint_at=size // 2 or None)
     one, two, f1, f2 = _both(path)
-    assert one.ok and two.ok
+    assert one.ok
+    assert two.ok
     assert (one.checked, one.head_hash, f1) == (two.checked, two.head_hash, f2)
     assert Ledger(open_store(path)).verify(workers=2).ok
 
