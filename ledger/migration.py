@@ -210,7 +210,13 @@ def _preflight(source: EventStore, destination: EventStore) -> _Plan:
             raise CheckpointInvalid(
                 "the source has signed checkpoints but no verifier_key to check them with"
             )
-        signed = verify_checkpoint(latest.note, verifier, origin=source.get_meta("origin"))
+        try:
+            signed = verify_checkpoint(latest.note, verifier, origin=source.get_meta("origin"))
+        except CheckpointInvalid as exc:
+            raise CheckpointInvalid(
+                f"the source's latest checkpoint (size {latest.size}) does not verify with "
+                f"its verifier_key: {exc.message}"
+            ) from None
         if (signed.size, signed.root_hash) != (latest.size, bytes(latest.root_hash)):
             raise CheckpointInvalid(
                 f"the source's latest checkpoint row (size {latest.size}) disagrees "

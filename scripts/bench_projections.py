@@ -213,7 +213,7 @@ class Stream:
     snapshots, and one process per model looping release after release.
     """
 
-    def __init__(self, models: int = 500, seed: int = SEED, monitor_hours: float = 4.0) -> None:
+    def __init__(self, models: int = 1000, seed: int = SEED, monitor_hours: float = 4.0) -> None:
         self.rng = random.Random(seed)
         self.monitor_hours = monitor_hours
         self.models: list[ModelSpec] = []

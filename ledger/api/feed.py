@@ -1,12 +1,21 @@
 """Live events for subscribers: each new event once, in seq order, with no gaps.
 
-One poller per process watches the store head every ``poll_interval`` seconds
-(so events appended by other workers or by the CLI arrive too) and is woken at
-once by appends made in this process. Subscribers never trust the poller for
-content: each keeps its own cursor and reads ``cursor+1 .. head`` from the
-store. Appends are serialized and a seq is visible only once its whole
-transaction committed, so that range has no holes, and a reader that resumes
-from any seq continues exactly where it left off.
+One watcher per process learns that the head moved and wakes the
+subscribers; it never carries content. Over a store with
+``wait_for_append(after_seq, timeout)`` (PostgreSQL: LISTEN/NOTIFY, so
+appends through any API server on any host arrive at once) it blocks in a
+worker thread on that call; every call returns the head read from the
+store, so even a lost notification is made up for by the next return (at
+most ``LISTEN_TIMEOUT`` seconds later). Over other stores (SQLite) it polls
+the head every ``poll_interval`` seconds (so events appended by other
+workers or by the CLI arrive too) and is woken at once by appends made in
+this process.
+
+Subscribers never trust the watcher for content: each keeps its own cursor
+(the last seq it delivered) and reads ``cursor+1 .. head`` from the store.
+Appends are serialized and a seq is visible only once its whole transaction
+committed, so that range has no holes, and a reader that resumes from any
+seq continues exactly where it left off.
 """
 
 from __future__ import annotations
@@ -23,6 +32,10 @@ from ledger.store.protocol import EventStore
 __all__ = ["EventFeed"]
 
 _READ_BATCH = 500
+
+LISTEN_TIMEOUT = 1.0
+"""Longest single ``wait_for_append`` call: the backstop re-read of the head, and how
+long a watcher may outlive its last subscriber."""
 
 
 class EventFeed:
@@ -60,18 +73,26 @@ class EventFeed:
 
     async def _poll(self) -> None:
         changed, wake = self._bind()
+        listen: Callable[[int, float], int] | None = None  # TEMP
         while self._subscribers > 0:
             try:
-                seq = await self._head_seq()
+                if listen is not None:
+                    # Blocks a worker thread until the store announces an event
+                    # beyond our head (or the timeout); returns the stored head.
+                    seq = await run_in_threadpool(listen, max(self._head, 0), LISTEN_TIMEOUT)
+                else:
+                    seq = await self._head_seq()
             except Exception:  # a store hiccup must not end every subscription
                 seq = self._head
+                await asyncio.sleep(self.poll_interval)
             if seq != self._head:
                 self._head = seq
                 async with changed:
                     changed.notify_all()
-            wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), self.poll_interval)
+            if listen is None:
+                wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), self.poll_interval)
 
     async def _wait_beyond(self, seq: int) -> None:
         changed, _ = self._bind()

@@ -48,7 +48,7 @@ from ledger.projections.base import SERVING_STATUSES
 from ledger.projections.keys import deployment_parts, model_key, version_key
 
 if TYPE_CHECKING:
-    from ledger.api.graphql.models import ModelVersion
+    from ledger.api.graphql.versions import ModelVersion
 
 __all__ = [
     "Alert",
@@ -59,7 +59,7 @@ __all__ = [
     "serving_now",
 ]
 
-_MODELS = "ledger.api.graphql.models"
+_VERSIONS = "ledger.api.graphql.versions"
 
 
 @strawberry.type(description="An open alert on a deployment (`alert.raised`, not yet resolved).")
@@ -121,9 +121,10 @@ def serving_now(model: str, environment: str, model_doc: Doc | None) -> list[Ver
         version = as_str(entry, "version")
         state = entry.get("status")
         status = state.get(environment) if isinstance(state, dict) else None
-        if version is not None and isinstance(status, dict):
-            if status.get("status") in SERVING_STATUSES:
-                out.append(VersionStatus.current(model, version, environment, status))
+        serving = isinstance(status, dict) and status.get("status") in SERVING_STATUSES
+        if version is not None and serving:
+            assert isinstance(status, dict)
+            out.append(VersionStatus.current(model, version, environment, status))
     return sorted(out, key=lambda s: -s.exposure)
 
 
@@ -152,8 +153,8 @@ class Deployment:
         return as_str(self.doc, "stable_version")
 
     @strawberry.field(description="The version of the latest stage, as a registry object.")
-    def current_version(self) -> Annotated[ModelVersion, strawberry.lazy(_MODELS)] | None:
-        from ledger.api.graphql.models import ModelVersion
+    def current_version(self) -> Annotated[ModelVersion, strawberry.lazy(_VERSIONS)] | None:
+        from ledger.api.graphql.versions import ModelVersion
 
         version = as_str(self.doc, "version")
         if version is None:
@@ -231,30 +232,15 @@ class Deployment:
 
 
 def _serving(found: list[Interval]) -> list[VersionStatus]:
-    return sorted(
-        (
-            VersionStatus(
-                model=i.model,
-                version=i.version,
-                environment=i.environment,
-                status=i.status,
-                exposure=i.exposure,
-                strategy=i.strategy,
-                seq=i.seq,
-                time=i.time,
-                end_seq=i.end_seq,
-                end_time=i.end_time,
-            )
-            for i in found
-            if i.status in SERVING_STATUSES
-        ),
-        key=lambda s: (s.model, -s.exposure, s.version),
-    )
+    serving = [VersionStatus.of(i) for i in found if i.status in SERVING_STATUSES]
+    return sorted(serving, key=lambda s: (s.model, -s.exposure, s.version))
 
 
 @strawberry.type
 class DeploymentsQuery:
-    @strawberry.field(description="A deployment by reference, or null.", permission_classes=[CanRead])
+    @strawberry.field(
+        description="A deployment by reference, or null.", permission_classes=[CanRead]
+    )
     async def deployment(self, info: Info, ref: str) -> Deployment | None:
         if check_ref(ref, "ref").kind != "deployment":
             raise BadRequest(f"ref: {ref!r} is not a deployment:<model>/<env>", field="ref")

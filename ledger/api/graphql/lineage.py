@@ -164,7 +164,9 @@ class LineageQuery:
         )
         if edges is None:
             return None
-        return LineagePath(nodes=_path_nodes(from_, edges), edges=[LineageEdge.of(e) for e in edges])
+        return LineagePath(
+            nodes=_path_nodes(from_, edges), edges=[LineageEdge.of(e) for e in edges]
+        )
 
     @strawberry.field(
         description="Every deployment downstream of `ref` at any depth (as of a moment), with "

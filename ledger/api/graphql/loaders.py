@@ -199,9 +199,7 @@ MAX_DEPLOYMENTS = 1000
 """Most deployment documents one listing reads (the store lists documents by key prefix)."""
 
 
-def deployment_docs_now(
-    store: ProjectionReader, model: str | None
-) -> list[tuple[str, Doc]]:
+def deployment_docs_now(store: ProjectionReader, model: str | None) -> list[tuple[str, Doc]]:
     """Deployment documents by ref, of one model or of all (blocking), at most MAX_DEPLOYMENTS."""
     prefix = "deployment:" if model is None else f"deployment:{model}/"
     out = []

@@ -1,9 +1,10 @@
-"""The model registry: models, their versions and everything that happened to each.
+"""Models: who owns them, how risky they are, their versions, deployments and history.
 
-Fields read the registry documents (:mod:`ledger.projections.registry`)
-through the request's DataLoaders, so a query over 50 models, their versions
-and their tests reads the store a bounded number of times: one read for the
-page of models, one for all their documents, one for all version documents.
+``models`` lists the models registered with ``model.registered``, in the order
+they were registered; ``model(name)`` also finds a model that only has
+versions. Documents are read through the request's DataLoaders, so a page of
+50 models with their versions and tests costs three store reads (the page,
+the model documents, the version documents) whatever the page size.
 """
 
 # strawberry.field(...) with arguments is untyped for mypy; the resolvers themselves are typed.
@@ -11,196 +12,208 @@ page of models, one for all their documents, one for all version documents.
 
 from __future__ import annotations
 
+from functools import partial
+
 import strawberry
 from starlette.concurrency import run_in_threadpool
 from strawberry import relay
 from strawberry.scalars import JSON
 
-from ledger.api.graphql.asof import AsOf, check_ref, point_of
+from ledger.api.graphql.asof import check_ref
 from ledger.api.graphql.context import Info
-from ledger.api.graphql.deployments import Deployment, deployments_by_ref
+from ledger.api.graphql.deployments import Deployment
 from ledger.api.graphql.events import EventConnection
-from ledger.api.graphql.history import find_page, start_of
-from ledger.api.graphql.lineage import Direction, Lineage, lineage_of
-from ledger.api.graphql.loaders import Doc, deployments_of, intervals, load_doc, load_docs, reader
+from ledger.api.graphql.history import SCAN_ROUNDS, find_page, start_of
+from ledger.api.graphql.loaders import Doc, deployments_of, load_doc, load_docs, reader
 from ledger.api.graphql.permissions import CanRead
-from ledger.api.graphql.records import (
-    Approval,
-    Decision,
-    Denial,
-    Entry,
-    Stage,
-    TestResult,
-    VersionRollback,
-    VersionStatus,
-    as_bool,
-    as_int,
-    as_str,
-    dicts,
-    strings,
-)
+from ledger.api.graphql.records import as_bool, as_int, as_str, dicts
+from ledger.api.graphql.versions import ModelVersion, entry_of
 from ledger.api.reads import encode_cursor
 from ledger.errors import BadRequest
-from ledger.projections.keys import model_key, version_key, version_parts
-from ledger.refs import parse_ref
+from ledger.events import Event
+from ledger.projections.keys import model_key, parse_or_none, version_key
 
-__all__ = ["Model", "ModelConnection", "ModelEdge", "ModelVersion", "ModelsQuery"]
-
-
-def _entry_of(model_doc: Doc | None, version: str) -> Entry | None:
-    for entry in dicts((model_doc or {}).get("versions")):
-        if entry.get("version") == version:
-            return entry
-    return None
+__all__ = ["Model", "ModelConnection", "ModelEdge", "ModelsQuery"]
 
 
-def _statuses(model: str, version: str, entry: Entry | None) -> list[VersionStatus]:
-    state = (entry or {}).get("status")
-    if not isinstance(state, dict):
-        return []
-    return [
-        VersionStatus.current(model, version, str(env), s)
-        for env, s in state.items()
-        if isinstance(s, dict)
-    ]
+@strawberry.type(description="A model: its registration, versions, deployments and history.")
+class Model:
+    name: str
+    doc: strawberry.Private[Doc]
 
-
-@strawberry.type(description="One version of a model and everything recorded about it.")
-class ModelVersion:
-    ref: str = strawberry.field(description="`model:<name>@<version>`.")
-    model_name: str
-    version: str
-    entry: strawberry.Private[Entry | None]
-
-    @classmethod
-    def of(cls, ref: str, entry: Entry | None = None) -> ModelVersion:
-        parts = version_parts(ref)
-        assert parts is not None, ref
-        return cls(ref=ref, model_name=parts[0], version=parts[1], entry=entry)
-
-    async def _doc(self, info: Info) -> Doc:
-        return await load_doc(info, self.ref) or {}
-
-    async def _entry(self, info: Info) -> Entry | None:
-        if self.entry is None:
-            self.entry = _entry_of(await load_doc(info, model_key(self.model_name)), self.version)
-        return self.entry
-
-    @strawberry.field(description="The model this is a version of.")
-    async def model(self, info: Info) -> Model | None:
-        doc = await load_doc(info, model_key(self.model_name))
-        return None if doc is None else Model(name=self.model_name, doc=doc)
-
-    @strawberry.field(description="False when no `model.version.registered` was recorded.")
-    async def registered(self, info: Info) -> bool:
-        return as_int(await self._doc(info), "registered_seq") is not None
+    @strawberry.field(description="`model:<name>`.")
+    def ref(self) -> str:
+        return model_key(self.name)
 
     @strawberry.field
-    async def registered_seq(self, info: Info) -> int | None:
-        return as_int(await self._doc(info), "registered_seq")
+    def owner(self) -> str | None:
+        return as_str(self.doc, "owner")
+
+    @strawberry.field(description="low, medium, high or critical: picks the rollout policy.")
+    def risk_tier(self) -> str | None:
+        return as_str(self.doc, "risk_tier")
 
     @strawberry.field
-    async def registered_at(self, info: Info) -> str | None:
-        return as_str(await self._doc(info), "registered_at")
-
-    @strawberry.field(description="Who authored it (the policy refuses their approval of it).")
-    async def author(self, info: Info) -> str | None:
-        return as_str(await self._doc(info), "author")
-
-    @strawberry.field(description="The principal that registered it.")
-    async def registered_by(self, info: Info) -> str | None:
-        return as_str(await self._doc(info), "registered_by")
+    def business_process(self) -> str | None:
+        return as_str(self.doc, "business_process")
 
     @strawberry.field
-    async def artifact_digest(self, info: Info) -> str | None:
-        return as_str(await self._doc(info), "artifact_digest")
+    def description(self) -> str | None:
+        return as_str(self.doc, "description")
 
     @strawberry.field
-    async def artifact_uri(self, info: Info) -> str | None:
-        return as_str(await self._doc(info), "artifact_uri")
+    def task(self) -> str | None:
+        return as_str(self.doc, "task")
 
     @strawberry.field
-    async def training_run(self, info: Info) -> str | None:
-        return as_str(await self._doc(info), "training_run")
+    def contact(self) -> str | None:
+        return as_str(self.doc, "contact")
+
+    @strawberry.field(description="Null when only versions of it were recorded.")
+    def registered_seq(self) -> int | None:
+        return as_int(self.doc, "registered_seq")
 
     @strawberry.field
-    async def code_ref(self, info: Info) -> str | None:
-        return as_str(await self._doc(info), "code_ref")
+    def registered_at(self) -> str | None:
+        return as_str(self.doc, "registered_at")
 
     @strawberry.field
-    async def framework(self, info: Info) -> str | None:
-        return as_str(await self._doc(info), "framework")
+    def retired(self) -> bool:
+        return bool(as_bool(self.doc, "retired"))
 
-    @strawberry.field(description="Dataset versions it was trained on.")
-    async def trained_on(self, info: Info) -> list[str]:
-        return strings((await self._doc(info)).get("trained_on"))
+    @strawberry.field(description="The `model.retired` details, when retired.")
+    def retirement(self) -> JSON | None:
+        return self.doc.get("retirement")
 
-    @strawberry.field(description="The latest result per (kind, suite, environment).")
-    async def tests(self, info: Info) -> list[TestResult]:
-        return [TestResult.of(e) for e in dicts((await self._doc(info)).get("tests"))]
+    @strawberry.field(description="`retraining.triggered` signals, in order.")
+    def retraining(self) -> JSON:
+        return self.doc.get("retraining") or []
 
-    @strawberry.field(description="Approvals, with `revoked` set on those later revoked.")
-    async def approvals(self, info: Info) -> list[Approval]:
-        return [Approval.of(e) for e in dicts((await self._doc(info)).get("approvals"))]
-
-    @strawberry.field
-    async def decisions(self, info: Info) -> list[Decision]:
-        return [Decision.of(e) for e in dicts((await self._doc(info)).get("decisions"))]
-
-    @strawberry.field
-    async def stages(self, info: Info) -> list[Stage]:
-        return [Stage.of(e) for e in dicts((await self._doc(info)).get("stages"))]
-
-    @strawberry.field
-    async def rollbacks(self, info: Info) -> list[VersionRollback]:
-        return [VersionRollback.of(e) for e in dicts((await self._doc(info)).get("rollbacks"))]
-
-    @strawberry.field(description="Attempts the rollout policy refused (`policy.denied`).")
-    async def denials(self, info: Info) -> list[Denial]:
-        return [Denial.of(e) for e in dicts((await self._doc(info)).get("denials"))]
-
-    @strawberry.field(description="Its status in each environment, now or as of a moment.")
-    async def statuses(self, info: Info, as_of: AsOf | None = None) -> list[VersionStatus]:
-        point = point_of(as_of)
-        if point is None:
-            return _statuses(self.model_name, self.version, await self._entry(info))
-        found = await intervals(info, point, model=self.model_name)
+    def _versions(self) -> list[ModelVersion]:
         return [
-            VersionStatus(
-                model=i.model,
-                version=i.version,
-                environment=i.environment,
-                status=i.status,
-                exposure=i.exposure,
-                strategy=i.strategy,
-                seq=i.seq,
-                time=i.time,
-                end_seq=i.end_seq,
-                end_time=i.end_time,
-            )
-            for i in found
-            if i.version == self.version
+            ModelVersion.of(version_key(self.name, str(e["version"])), e)
+            for e in dicts(self.doc.get("versions"))
+            if isinstance(e.get("version"), str)
         ]
 
-    @strawberry.field(description="Its status in `environment` (null: never there), now or then.")
-    async def status(
-        self, info: Info, environment: str, as_of: AsOf | None = None
-    ) -> VersionStatus | None:
-        found = await self.statuses(info, as_of)  # type: ignore[misc]
-        return next((s for s in found if s.environment == environment), None)
+    @strawberry.field(description="Its versions in order of first appearance, each with status.")
+    def versions(self) -> list[ModelVersion]:
+        return self._versions()
 
-    @strawberry.field(description="Its lineage: training data, features, runs, deployments.")
-    async def lineage(
-        self,
-        info: Info,
-        direction: Direction = Direction.BOTH,
-        depth: int = 3,
-        as_of: AsOf | None = None,
-    ) -> Lineage:
-        return await lineage_of(info, self.ref, direction, depth, as_of)
+    @strawberry.field(description="One version by its version string, or null.")
+    def version(self, version: str) -> ModelVersion | None:
+        entry = entry_of(self.doc, version)
+        return None if entry is None else ModelVersion.of(version_key(self.name, version), entry)
 
-    @strawberry.field(description="The events about this version (its subject), in order.")
+    @strawberry.field(description="Its deployments (one per environment it was staged in).")
+    async def deployments(self, info: Info) -> list[Deployment]:
+        return [Deployment.of(ref, doc) for ref, doc in await deployments_of(info, self.name)]
+
+    @strawberry.field(
+        description="The events that shaped it, in order: those whose subject is the model or "
+        "one of its versions."
+    )
     async def history(
         self, info: Info, first: int = 20, after: str | None = None
     ) -> EventConnection:
-        return await find_page(info, first, after, subjects=[self.ref])
+        subjects = [model_key(self.name), *(v.ref for v in self._versions())]
+        return await find_page(info, first, after, subjects=subjects)
+
+
+@strawberry.type(description="A model and the cursor just after it.")
+class ModelEdge:
+    cursor: str
+    node: Model
+
+
+@strawberry.type(description="A page of models in registration order (Relay cursor connection).")
+class ModelConnection:
+    edges: list[ModelEdge]
+    page_info: relay.PageInfo
+
+    @strawberry.field(description="The models of `edges`, without cursors.")
+    def nodes(self) -> list[Model]:
+        return [edge.node for edge in self.edges]
+
+
+def _name_of(name: str) -> str:
+    if name.startswith("model:"):
+        ref = check_ref(name, "name")
+        if ref.version is not None:
+            raise BadRequest(f"name: {name!r} names a version; use modelVersion", field="name")
+        return ref.name
+    return name
+
+
+async def _registrations(
+    info: Info, start: int, first: int
+) -> tuple[list[tuple[Event, Doc]], bool, int]:
+    """Up to ``first`` models first registered after seq ``start``; more?; last seq looked at."""
+    store = reader(info)
+    found: list[tuple[Event, Doc]] = []
+    last = start
+    for _ in range(SCAN_ROUNDS):
+        events = await run_in_threadpool(
+            partial(store.find_events, types=["model.registered"], after_seq=last, limit=first + 1)
+        )
+        docs = await load_docs(info, [model_key(_ref_name(e.subject)) for e in events])
+        for event, doc in zip(events, docs, strict=True):
+            # A repeated model.registered is an update, not another model.
+            if doc is not None and as_int(doc, "registered_seq") == event.seq:
+                if len(found) == first:
+                    return found, True, found[-1][0].seq
+                found.append((event, doc))
+            last = event.seq
+        if len(events) <= first:
+            return found, False, last
+    return found, True, last
+
+
+def _ref_name(subject: str) -> str:
+    ref = parse_or_none(subject)
+    return ref.name if ref is not None else subject
+
+
+@strawberry.type
+class ModelsQuery:
+    @strawberry.field(
+        description="A model by name (or `model:<name>`), or null.", permission_classes=[CanRead]
+    )
+    async def model(self, info: Info, name: str) -> Model | None:
+        name = _name_of(name)
+        doc = await load_doc(info, model_key(name))
+        return None if doc is None else Model(name=name, doc=doc)
+
+    @strawberry.field(
+        description="Registered models, in registration order.", permission_classes=[CanRead]
+    )
+    async def models(
+        self, info: Info, first: int = 20, after: str | None = None
+    ) -> ModelConnection:
+        start = start_of(first, after)
+        found, has_next, last = await _registrations(info, start, first)
+        edges = [
+            ModelEdge(cursor=encode_cursor(e.seq), node=Model(name=_ref_name(e.subject), doc=d))
+            for e, d in found
+        ]
+        page_info = relay.PageInfo(
+            has_next_page=has_next,
+            has_previous_page=start > 0,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=encode_cursor(last) if last > start else None,
+        )
+        return ModelConnection(edges=edges, page_info=page_info)
+
+    @strawberry.field(
+        description="A version by reference (`model:<name>@<version>`), or null.",
+        permission_classes=[CanRead],
+    )
+    async def model_version(self, info: Info, ref: str) -> ModelVersion | None:
+        parsed = check_ref(ref, "ref")
+        if parsed.kind != "model" or parsed.version is None:
+            raise BadRequest(f"ref: {ref!r} is not model:<name>@<version>", field="ref")
+        doc, model_doc = await load_docs(info, [ref, model_key(parsed.name)])
+        entry = entry_of(model_doc, parsed.version)
+        if doc is None and entry is None:
+            return None
+        return ModelVersion.of(ref, entry)

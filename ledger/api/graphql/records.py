@@ -10,10 +10,13 @@ mistyped value becomes null, never an error.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 import strawberry
 from strawberry.scalars import JSON
+
+if TYPE_CHECKING:
+    from ledger.api.graphql.loaders import Interval
 
 __all__ = [
     "Approval",
@@ -263,6 +266,23 @@ class VersionStatus:
     @strawberry.field(description="`model:<model>@<version>`.")
     def ref(self) -> str:
         return f"model:{self.model}@{self.version}"
+
+    @classmethod
+    def of(cls, interval: Interval) -> VersionStatus:
+        """From a status interval (``status_intervals``)."""
+        i = interval
+        return cls(
+            model=i.model,
+            version=i.version,
+            environment=i.environment,
+            status=i.status,
+            exposure=i.exposure,
+            strategy=i.strategy,
+            seq=i.seq,
+            time=i.time,
+            end_seq=i.end_seq,
+            end_time=i.end_time,
+        )
 
     @classmethod
     def current(cls, model: str, version: str, environment: str, e: Entry) -> VersionStatus:

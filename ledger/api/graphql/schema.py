@@ -18,18 +18,31 @@ from strawberry.tools import merge_types
 from strawberry.types.execution import ExecutionContext
 
 from ledger.api.graphql.append import AppendMutation
+from ledger.api.graphql.deployments import DeploymentsQuery
 from ledger.api.graphql.errors import ErrorCodes, log_unexpected
 from ledger.api.graphql.events import EventsQuery
 from ledger.api.graphql.limits import LimitRules, ParseCache, limit_rules
+from ledger.api.graphql.lineage import LineageQuery
+from ledger.api.graphql.models import ModelsQuery
+from ledger.api.graphql.mutations import ConvenienceMutation
 from ledger.api.graphql.node import NodeQuery
 from ledger.api.graphql.proofs import ProofsQuery
 from ledger.api.graphql.subscriptions import EventsSubscription
+from ledger.api.graphql.timeline import TimelineQuery
 from ledger.api.settings import MAX_PAGE_SIZE, Settings
 
 __all__ = ["MUTATIONS", "QUERIES", "SUBSCRIPTIONS", "LedgerSchema", "build_schema"]
 
-QUERIES: tuple[type, ...] = (NodeQuery, EventsQuery, ProofsQuery)
-MUTATIONS: tuple[type, ...] = (AppendMutation,)
+QUERIES: tuple[type, ...] = (
+    NodeQuery,
+    EventsQuery,
+    ProofsQuery,
+    ModelsQuery,
+    DeploymentsQuery,
+    LineageQuery,
+    TimelineQuery,
+)
+MUTATIONS: tuple[type, ...] = (AppendMutation, ConvenienceMutation)
 SUBSCRIPTIONS: tuple[type, ...] = (EventsSubscription,)
 
 _CACHE_SIZE = 256
