@@ -22,7 +22,11 @@ not such a prefix is refused before anything is written.
 
 Checkpoints, the meta keys ``origin`` and ``verifier_key`` and the API tokens
 (only their hashes are stored) are copied too; projections are derived data
-and are rebuilt in the destination from the copied events.
+and are rebuilt in the destination from the copied events. A destination
+with another origin is another ledger and is refused; so is an empty one
+with another verifier key (``init`` was run on it with a different key
+directory). A destination holding a prefix gets the source's current
+verifier key: the source rotated its key since the earlier copy.
 """
 
 from __future__ import annotations
@@ -37,9 +41,9 @@ from ledger.checkpoint import Checkpoint, verify_checkpoint
 from ledger.errors import ChainBroken, CheckpointInvalid, Conflict, NotFound, StoreError
 from ledger.events import Event
 from ledger.merkle import append_leaves, frontier_ids, leaf_hash, root_from_frontier
-from ledger.note import Verifier, parse_verifier_key
+from ledger.note import parse_verifier_key
 from ledger.service import Ledger
-from ledger.store.protocol import EventStore, Head, StoredCheckpoint, TokenRecord
+from ledger.store.protocol import EventStore, Head, TokenRecord
 
 __all__ = ["COPIED_META", "DEFAULT_BATCH", "MigrationReport", "migrate_store"]
 
@@ -96,10 +100,10 @@ class _Cursor:
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
+    """Where the copy starts and ends, and the source checkpoint it must reproduce."""
+
     source_head: Head
     start: Head
-    verifier: Verifier | None
-    checkpoint: StoredCheckpoint | None
     signed: Checkpoint | None
 
 
@@ -139,8 +143,8 @@ def migrate_store(
     plan = _preflight(source, destination)
     for key in COPIED_META:
         value = source.get_meta(key)
-        if value is not None and destination.get_meta(key) is None:
-            destination.set_meta(key, value)
+        if value is not None and destination.get_meta(key) != value:
+            destination.set_meta(key, value)  # missing, or the source rotated its key
 
     cursor = _Cursor(plan.start, _stored_frontier(destination, plan.start.seq))
     started = time.perf_counter()
@@ -181,6 +185,10 @@ def _preflight(source: EventStore, destination: EventStore) -> _Plan:
     for key in COPIED_META:
         theirs, ours = destination.get_meta(key), source.get_meta(key)
         if theirs is not None and ours is not None and theirs != ours:
+            if key == "verifier_key" and start.seq:
+                # A copy made before the source rotated its key: the hash chain
+                # (checked below) says whether it is this ledger.
+                continue
             raise Conflict(
                 f"the destination's {key} is {theirs!r}, the source's is {ours!r}: "
                 "it belongs to another ledger; migrate into an empty database",
@@ -227,7 +235,7 @@ def _preflight(source: EventStore, destination: EventStore) -> _Plan:
                 f"the source's latest checkpoint is of size {signed.size}, beyond its "
                 f"{source_head.seq} events: the source was truncated"
             )
-    return _Plan(source_head, start, verifier, latest, signed)
+    return _Plan(source_head, start, signed)
 
 
 def _check_tokens(source: Iterable[TokenRecord], destination: Iterable[TokenRecord]) -> None:

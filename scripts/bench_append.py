@@ -15,19 +15,21 @@ One run measures, on the same machine and the same scratch directory:
     1,000 rows per ``BEGIN IMMEDIATE`` transaction;
 (b) ``Ledger.append`` in batches of 1,000 from the clients' JSON objects
     (``draft_from_json``: envelope checks and RFC 8785 canonicalization; then
-    sealing, hashing, the durable commit and Merkle maintenance), the same with
-    ``maintain_tree=False`` to price the tree, and one N-event JSONL file through
+    sealing, hashing and the durable commit), for each way the ledger is put
+    together (``VARIANTS``: as the CLI/API compose it, the library defaults,
+    issue 2's core, the core without the Merkle tree); and one JSONL file through
     ``rollout-ledger append --file`` (a subprocess; the time includes process
     start) and through the library reading the file the way the CLI does;
 (c) one event per durable transaction, ledger against raw one-row inserts;
 (d) the ``eventsourcing`` library on its SQLite recorder, 1,000 events per
-    ``Application.save`` of one aggregate;
+    ``Application.save`` of one aggregate (and, for reference, its recorder alone);
 (e) ``Ledger.verify`` against raw chained SHA-256 over the same stored bytes,
-    and the peak RSS of ``rollout-ledger verify`` at 100k and 1M events.
+    and the peak RSS (VmHWM) of ``rollout-ledger verify`` at 100k and 1M events.
 
-Each figure is the median of 3 timed runs after a warm-up run, each run on a
-fresh database file. Nothing here is a test: the numbers go to
-docs/benchmarks.md by hand.
+Appends are timed unit by unit in turns across the systems compared (this
+machine is shared, and fsync latency moves by 10x), three runs each after a
+warm-up, each run on fresh database files; the median run is reported.
+Nothing here is a test: the numbers go to docs/benchmarks.md by hand.
 """
 
 from __future__ import annotations

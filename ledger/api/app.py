@@ -28,6 +28,7 @@ from ledger.api.committer import GroupCommitter
 from ledger.api.errors import error_body, error_response, internal_error_response
 from ledger.api.feed import EventFeed
 from ledger.api.graphql import GraphQLView, build_schema
+from ledger.api.integrations import ROUTES as INTEGRATION_ROUTES
 from ledger.api.limits import BodyLimitMiddleware
 from ledger.api.metrics import Metrics, TimingMiddleware
 from ledger.api.rest import ROUTES
@@ -120,6 +121,7 @@ def create_app(
     app = Starlette(
         routes=[
             *ROUTES,
+            *INTEGRATION_ROUTES,
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
         ],

@@ -73,7 +73,7 @@ class EventFeed:
 
     async def _poll(self) -> None:
         changed, wake = self._bind()
-        listen: Callable[[int, float], int] | None = None  # TEMP
+        listen: Callable[[int, float], int] | None = getattr(self.store, "wait_for_append", None)
         while self._subscribers > 0:
             try:
                 if listen is not None:
@@ -84,7 +84,8 @@ class EventFeed:
                     seq = await self._head_seq()
             except Exception:  # a store hiccup must not end every subscription
                 seq = self._head
-                await asyncio.sleep(self.poll_interval)
+                if listen is not None:  # (the polling path waits below anyway)
+                    await asyncio.sleep(LISTEN_TIMEOUT)
             if seq != self._head:
                 self._head = seq
                 async with changed:

@@ -35,6 +35,10 @@ def _shown(location: str) -> str:
     return f"{parts.scheme}://{user}{host}{port}{parts.path}"
 
 
+def _events(count: int) -> str:
+    return f"{count} event" if count == 1 else f"{count} events"
+
+
 def _same(source: str, destination: str) -> bool:
     if _is_file(source) and _is_file(destination):
         return Path(source).resolve() == Path(destination).resolve()
@@ -109,16 +113,21 @@ def migrate_store(source: str, destination: str, batch_size: int) -> None:
         update, stop = progress(total, "copying events")
         stack.callback(stop)
         project = stack.enter_context(_bar("rebuilding projections"))
-        with errors():
-            report = copy_ledger(
-                src, dst, batch_size=batch_size, progress=update, project_progress=project
-            )
+        try:
+            with errors():
+                report = copy_ledger(
+                    src, dst, batch_size=batch_size, progress=update, project_progress=project
+                )
+        except KeyboardInterrupt:
+            # The batch being written finished or rolled back: the destination holds a prefix.
+            click.echo("error: interrupted; run the same command again to resume", err=True)
+            raise SystemExit(130) from None
     where = f"{_shown(source)} -> {_shown(destination)}"
     if report.copied:
         first = report.resumed_from + 1
         resumed = f", resumed after seq {report.resumed_from}" if report.resumed_from else ""
         click.echo(
-            f"migrated {where}: copied {report.copied} events (seq {first}..{report.source_head}"
+            f"migrated {where}: copied {_events(report.copied)} (seq {first}..{report.source_head}"
             f"{resumed}) in {report.seconds:.2f} s, {report.events_per_second:,.0f} events/s"
         )
     else:
@@ -130,10 +139,14 @@ def migrate_store(source: str, destination: str, batch_size: int) -> None:
         )
     else:
         click.echo("the source has no signed checkpoint: root not checked against a signature")
+    projections = (
+        f"projections rebuilt from {_events(report.projected)}"
+        if report.projected
+        else "projections already current"
+    )
     click.echo(
         f"root at {report.source_head}: {report.root.hex()}; copied {report.checkpoints_copied} "
-        f"checkpoints and {report.tokens_copied} tokens; projections rebuilt from "
-        f"{report.projected} events"
+        f"checkpoint(s) and {report.tokens_copied} token(s); {projections}"
     )
 
 

@@ -12,7 +12,6 @@ replaying the log.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from starlette.concurrency import run_in_threadpool
@@ -34,21 +33,19 @@ from ledger.api.graphql.permissions import CanRead
 from ledger.api.graphql.records import (
     Entry,
     Recorded,
-    VersionStatus,
     as_bool,
     as_float,
     as_int,
+    as_json,
     as_str,
     dicts,
     recorded,
 )
+from ledger.api.graphql.versions import ModelVersion, VersionStatus
 from ledger.errors import BadRequest
 from ledger.events import format_time
 from ledger.projections.base import SERVING_STATUSES
 from ledger.projections.keys import deployment_parts, model_key, version_key
-
-if TYPE_CHECKING:
-    from ledger.api.graphql.versions import ModelVersion
 
 __all__ = [
     "Alert",
@@ -58,8 +55,6 @@ __all__ = [
     "deployments_by_ref",
     "serving_now",
 ]
-
-_VERSIONS = "ledger.api.graphql.versions"
 
 
 @strawberry.type(description="An open alert on a deployment (`alert.raised`, not yet resolved).")
@@ -153,9 +148,7 @@ class Deployment:
         return as_str(self.doc, "stable_version")
 
     @strawberry.field(description="The version of the latest stage, as a registry object.")
-    def current_version(self) -> Annotated[ModelVersion, strawberry.lazy(_VERSIONS)] | None:
-        from ledger.api.graphql.versions import ModelVersion
-
+    def current_version(self) -> ModelVersion | None:
         version = as_str(self.doc, "version")
         if version is None:
             return None
@@ -179,7 +172,7 @@ class Deployment:
 
     @strawberry.field
     def exit_criteria(self) -> JSON:
-        return self.doc.get("exit_criteria") or []
+        return as_json(self.doc, "exit_criteria", [])
 
     @strawberry.field
     def stage_seq(self) -> int | None:
@@ -204,7 +197,7 @@ class Deployment:
 
     @strawberry.field(description="The alert that made a rollback required.")
     def rollback_cause(self) -> JSON | None:
-        return self.doc.get("rollback_cause")
+        return as_json(self.doc, "rollback_cause")
 
     @strawberry.field
     def open_alerts(self) -> list[Alert]:

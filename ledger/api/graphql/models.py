@@ -26,7 +26,7 @@ from ledger.api.graphql.events import EventConnection
 from ledger.api.graphql.history import SCAN_ROUNDS, find_page, start_of
 from ledger.api.graphql.loaders import Doc, deployments_of, load_doc, load_docs, reader
 from ledger.api.graphql.permissions import CanRead
-from ledger.api.graphql.records import as_bool, as_int, as_str, dicts
+from ledger.api.graphql.records import as_bool, as_int, as_json, as_str, dicts
 from ledger.api.graphql.versions import ModelVersion, entry_of
 from ledger.api.reads import encode_cursor
 from ledger.errors import BadRequest
@@ -83,11 +83,11 @@ class Model:
 
     @strawberry.field(description="The `model.retired` details, when retired.")
     def retirement(self) -> JSON | None:
-        return self.doc.get("retirement")
+        return as_json(self.doc, "retirement")
 
     @strawberry.field(description="`retraining.triggered` signals, in order.")
     def retraining(self) -> JSON:
-        return self.doc.get("retraining") or []
+        return as_json(self.doc, "retraining", [])
 
     def _versions(self) -> list[ModelVersion]:
         return [

@@ -7,16 +7,16 @@ Each entry of a version or deployment document names the event that wrote it
 mistyped value becomes null, never an error.
 """
 
+# strawberry.field(...) with arguments is untyped for mypy; the resolvers themselves are typed.
+# mypy: disable-error-code="untyped-decorator"
+
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, TypedDict
+from typing import TypedDict, cast
 
 import strawberry
 from strawberry.scalars import JSON
-
-if TYPE_CHECKING:
-    from ledger.api.graphql.loaders import Interval
 
 __all__ = [
     "Approval",
@@ -28,10 +28,10 @@ __all__ = [
     "Stage",
     "TestResult",
     "VersionRollback",
-    "VersionStatus",
     "as_bool",
     "as_float",
     "as_int",
+    "as_json",
     "as_str",
     "dicts",
     "recorded",
@@ -71,9 +71,10 @@ def strings(value: object) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
-def _json(entry: Entry, key: str) -> JSON | None:
+def as_json(entry: Entry, key: str, default: object = None) -> JSON:
+    """A document value passed through as JSON (``default`` when missing or null)."""
     value = entry.get(key)
-    return None if value is None else value  # type: ignore[return-value]
+    return cast(JSON, default if value is None else value)
 
 
 class RecordedFields(TypedDict):
@@ -131,7 +132,7 @@ class TestResult(Recorded):
             suite=as_str(e, "suite"),
             kind=as_str(e, "kind"),
             passed=as_bool(e, "passed"),
-            metrics=_json(e, "metrics"),
+            metrics=as_json(e, "metrics"),
             environment=as_str(e, "environment"),
             evaluated_on=as_str(e, "evaluated_on"),
             run=as_str(e, "run"),
@@ -241,61 +242,4 @@ class Denial(Recorded):
             environment=as_str(e, "environment"),
             policy=as_str(e, "policy"),
             policy_version=as_int(e, "policy_version"),
-        )
-
-
-@strawberry.type(
-    description="A version's status in one environment from `seq`/`time` on; `endSeq`/`endTime` "
-    "close it (null while it holds)."
-)
-class VersionStatus:
-    model: str
-    version: str
-    environment: str
-    status: str = strawberry.field(
-        description="candidate, shadow, canary, production, rolled_back, replaced, aborted or "
-        "retired."
-    )
-    exposure: float = strawberry.field(description="Percent of live traffic.")
-    strategy: str | None
-    seq: int = strawberry.field(description="The event that set it.")
-    time: str
-    end_seq: int | None
-    end_time: str | None
-
-    @strawberry.field(description="`model:<model>@<version>`.")
-    def ref(self) -> str:
-        return f"model:{self.model}@{self.version}"
-
-    @classmethod
-    def of(cls, interval: Interval) -> VersionStatus:
-        """From a status interval (``status_intervals``)."""
-        i = interval
-        return cls(
-            model=i.model,
-            version=i.version,
-            environment=i.environment,
-            status=i.status,
-            exposure=i.exposure,
-            strategy=i.strategy,
-            seq=i.seq,
-            time=i.time,
-            end_seq=i.end_seq,
-            end_time=i.end_time,
-        )
-
-    @classmethod
-    def current(cls, model: str, version: str, environment: str, e: Entry) -> VersionStatus:
-        """From a model document's ``versions[].status[environment]`` (open, so no end)."""
-        return cls(
-            model=model,
-            version=version,
-            environment=environment,
-            status=as_str(e, "status") or "",
-            exposure=as_float(e, "exposure") or 0.0,
-            strategy=as_str(e, "strategy"),
-            seq=as_int(e, "seq") or 0,
-            time=as_str(e, "time") or "",
-            end_seq=None,
-            end_time=None,
         )

@@ -1,0 +1,242 @@
+"""The integration routes through the ASGI app, and OpenLineage's own client against a server."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from ledger.cli import cli
+from ledger.service import Ledger
+from ledger.store import open_store
+from tests.api.conftest import Headers, TestClient, gql
+from tests.api.test_server import _serve
+from tests.integrations import payloads as p
+
+LINEAGE = "/api/v1/lineage"
+
+
+def _post(client: TestClient, headers: Headers, event: object, role: str = "pipeline") -> Any:
+    response = client.post(LINEAGE, json=event, headers=headers(role))
+    assert response.status_code == 200, response.text
+    return response.json()["events"]
+
+
+def test_an_openlineage_event_is_recorded_with_its_lineage(
+    client: TestClient, headers: Headers, signed_ledger: Ledger
+) -> None:
+    acks = _post(client, headers, p.AIRFLOW_COMPLETE)
+    assert [a["created"] for a in acks] == [True, True, True]
+    stored = list(signed_ledger.events())
+    assert [e.type for e in stored] == ["openlineage.event.recorded"] + [
+        "lineage.edge.recorded"
+    ] * 2
+    assert {e.actor for e in stored} == {"pipeline"}
+    record = stored[0].data
+    assert isinstance(record, dict)
+    assert record["event"] == p.AIRFLOW_COMPLETE
+    body = gql(
+        client,
+        'query { lineage(ref: "dataset:s3://lake/fraud_features", direction: UPSTREAM, depth: 3)'
+        " { edges { source target relation } } }",
+        headers("auditor"),
+    )
+    data: Any = body["data"]
+    edges = {(e["source"], e["relation"], e["target"]) for e in data["lineage"]["edges"]}
+    run = "run:3b452093-782c-4ef2-9c0c-aafe2aa6f34d"
+    assert ("dataset:s3://lake/fraud_features", "produced_by", run) in edges
+    assert ("dataset:s3://lake/transactions@2026-11-01", "consumed_by", run) in edges
+
+
+def test_gzip_bodies_are_accepted(
+    client: TestClient, headers: Headers, signed_ledger: Ledger
+) -> None:
+    body = gzip.compress(json.dumps(p.SPARK_COLUMNS).encode(), compresslevel=3)
+    response = client.post(
+        LINEAGE,
+        content=body,
+        headers={
+            **headers("pipeline"),
+            "Content-Type": "application/json",
+            "Content-Encoding": "gzip",
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert len(response.json()["events"]) == 7
+    assert signed_ledger.head().seq == 7
+
+
+def test_a_retried_event_is_acknowledged_not_duplicated(
+    client: TestClient, headers: Headers, signed_ledger: Ledger
+) -> None:
+    first = _post(client, headers, p.GE_VALIDATION)
+    again = _post(client, headers, p.GE_VALIDATION)
+    assert again == [{**a, "created": False} for a in first]
+    assert signed_ledger.head().seq == len(first)
+
+
+def test_start_and_complete_share_their_lineage_edges(
+    client: TestClient, headers: Headers, signed_ledger: Ledger
+) -> None:
+    _post(client, headers, p.SPEC_START)
+    acks = _post(client, headers, p.run_event("COMPLETE", "2020-12-28T20:00:00Z"))
+    assert [a["created"] for a in acks] == [True, False, False]
+    assert signed_ledger.head().seq == 4
+
+
+def test_every_kind_of_event_and_a_json_array_of_them(client: TestClient, headers: Headers) -> None:
+    acks = _post(client, headers, [p.DATASET_EVENT, p.JOB_EVENT, p.DBT_TESTS])
+    assert len(acks) == 1 + 3 + 3
+
+
+@pytest.mark.parametrize(
+    ("role", "status"), [(None, 401), ("auditor", 403), ("approver", 403), ("admin", 200)]
+)
+def test_only_roles_that_append_lineage_may_post(
+    client: TestClient, headers: Headers, role: str | None, status: int
+) -> None:
+    response = client.post(LINEAGE, json=p.SPEC_START, headers=headers(role) if role else {})
+    assert response.status_code == status, response.text
+
+
+@pytest.mark.parametrize(
+    ("body", "extra", "status", "code"),
+    [
+        (b"{not json", {}, 400, "bad_request"),
+        (b"\x1f\x8b garbage", {"Content-Encoding": "gzip"}, 400, "bad_request"),
+        (b"{}", {"Content-Encoding": "br"}, 400, "bad_request"),
+        (json.dumps({**p.SPEC_START, "eventType": "DONE"}).encode(), {}, 422, "invalid_event"),
+    ],
+)
+def test_bad_bodies_are_refused_and_append_nothing(
+    client: TestClient,
+    headers: Headers,
+    signed_ledger: Ledger,
+    body: bytes,
+    extra: dict[str, str],
+    status: int,
+    code: str,
+) -> None:
+    response = client.post(
+        LINEAGE,
+        content=body,
+        headers={**headers("pipeline"), "Content-Type": "application/json", **extra},
+    )
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["code"] == code
+    assert signed_ledger.head().seq == 0
+
+
+def test_out_of_order_events_never_move_a_run_back(client: TestClient, headers: Headers) -> None:
+    _post(client, headers, p.run_event("COMPLETE", "2020-12-28T20:00:00Z"))
+    _post(client, headers, p.run_event("RUNNING", "2020-12-28T19:55:00Z"))
+    _post(client, headers, p.SPEC_START)
+    response = client.get(f"{LINEAGE}/runs/{p.RUN_ID}", headers=headers("auditor"))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["state"], body["state_event_time"]) == ("COMPLETE", "2020-12-28T20:00:00.000000Z")
+    assert [e["event_type"] for e in body["events"]] == ["COMPLETE", "RUNNING", "START"]
+    assert body["job"] == "job:my-scheduler-namespace/myjob.mytask"
+    missing = client.get(f"{LINEAGE}/runs/nope", headers=headers("auditor"))
+    assert missing.status_code == 404
+
+
+# ---- the official client against a real server ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:
+    db = str(tmp_path_factory.mktemp("openlineage") / "served.db")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--db", db, "init"]).exit_code == 0
+    made = runner.invoke(
+        cli, ["--db", db, "token", "create", "--name", "airflow", "--role", "pipeline"]
+    )
+    assert made.exit_code == 0, made.output
+    with _serve(db) as url:
+        yield url, db, made.stdout.strip()
+
+
+@pytest.mark.parametrize("compression", [None, "gzip"])
+def test_the_openlineage_python_client_posts_to_a_running_server(
+    served: tuple[str, str, str], compression: str | None
+) -> None:
+    ol = pytest.importorskip("openlineage.client")
+    from openlineage.client.event_v2 import (
+        InputDataset,
+        Job,
+        OutputDataset,
+        Run,
+        RunEvent,
+        RunState,
+    )
+    from openlineage.client.facet_v2 import column_lineage_dataset as cl
+    from openlineage.client.transport.http import HttpConfig, HttpTransport
+    from openlineage.client.uuid import generate_new_uuid
+
+    url, db, token = served
+    config = HttpConfig.from_dict(
+        {
+            "url": url,
+            "auth": {"type": "api_key", "apiKey": token},
+            **({"compression": compression} if compression else {}),
+        }
+    )
+    client = ol.OpenLineageClient(transport=HttpTransport(config))
+    run_id = str(generate_new_uuid())
+    lineage = cl.ColumnLineageDatasetFacet(
+        fields={
+            "amount": cl.Fields(
+                inputFields=[cl.InputField(namespace="s3://lake", name="raw", field="amt")]
+            )
+        }
+    )
+    for state in (RunState.START, RunState.COMPLETE):
+        client.emit(
+            RunEvent(
+                eventType=state,
+                eventTime="2026-11-20T09:00:00.000Z"
+                if state == RunState.START
+                else "2026-11-20T09:05:00.000Z",
+                run=Run(runId=run_id),
+                job=Job(namespace="airflow", name=f"etl-{compression}"),
+                inputs=[InputDataset(namespace="s3://lake", name="raw")],
+                outputs=[
+                    OutputDataset(
+                        namespace="s3://lake", name="clean", facets={"columnLineage": lineage}
+                    )
+                ],
+                producer="https://example.com/pipeline",
+            )
+        )
+    client.transport.close()
+    with _ledger(db) as ledger:
+        mine = [e for e in ledger.events() if f"etl-{compression}" in e.body.decode()]
+    types = [e.type for e in mine]
+    assert types.count("openlineage.event.recorded") == 2
+    assert types.count("lineage.edge.recorded") == 3  # in, out and one column edge, once each
+    assert {e.actor for e in mine} == {"airflow"}
+    state = json.loads(_get(f"{url}{LINEAGE}/runs/{run_id}", token))["state"]
+    assert state == "COMPLETE"
+
+
+def _get(url: str, token: str) -> str:
+    response = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+@contextmanager
+def _ledger(db: str) -> Iterator[Ledger]:
+    """A ledger over a served database, closed on exit."""
+    store = open_store(db)
+    try:
+        yield Ledger(store)
+    finally:
+        store.close()
