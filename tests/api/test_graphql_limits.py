@@ -99,3 +99,17 @@ def test_introspection_works_for_clients_and_tools(client: TestClient, headers: 
     assert body["data"] == {
         "__schema": {"queryType": {"name": "Query"}, "subscriptionType": {"name": "Subscription"}}
     }
+
+
+def test_a_variable_of_the_wrong_type_is_a_bad_request_not_an_internal_error(
+    client: TestClient, headers: Headers
+) -> None:
+    body = gql(
+        client,
+        "query ($f: Int!) { events(first: $f) { edges { node { seq } } } }",
+        headers("auditor"),
+        f="x",
+    )
+    errors = body["errors"]
+    assert isinstance(errors, list)
+    assert {e["extensions"]["code"] for e in errors} == {"bad_request"}

@@ -18,7 +18,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.relay.types import GlobalIDValueError
 
 from ledger.api.errors import INTERNAL_ERROR
-from ledger.errors import BadRequest, LedgerError
+from ledger.errors import BadRequest, LedgerError, PolicyDenied
 
 __all__ = ["ErrorCodes", "is_unexpected", "log_unexpected"]
 
@@ -30,7 +30,11 @@ _CLIENT_ERRORS = (GlobalIDValueError,)
 def is_unexpected(error: GraphQLError) -> bool:
     """Whether ``error`` comes from a bug or an outage rather than from the request."""
     original = error.original_error
-    return original is not None and not isinstance(original, (LedgerError, *_CLIENT_ERRORS))
+    # A GraphQLError as the cause is graphql-core's own verdict on the request
+    # (e.g. a variable of the wrong type), never a server fault.
+    return original is not None and not isinstance(
+        original, (LedgerError, GraphQLError, *_CLIENT_ERRORS)
+    )
 
 
 def log_unexpected(errors: list[GraphQLError]) -> None:
@@ -44,6 +48,8 @@ def log_unexpected(errors: list[GraphQLError]) -> None:
 
 def _translate(error: GraphQLError) -> GraphQLError:
     original = error.original_error
+    if isinstance(original, GraphQLError):
+        original = BadRequest(original.message)
     if isinstance(original, _CLIENT_ERRORS):
         original = BadRequest(str(original))
     if original is None or isinstance(original, LedgerError):
@@ -53,6 +59,8 @@ def _translate(error: GraphQLError) -> GraphQLError:
             extensions["field"] = original.field
             if original.suggestion:
                 extensions["suggestion"] = original.suggestion
+            if isinstance(original, PolicyDenied):
+                extensions["unmet"] = list(original.unmet)
         return GraphQLError(
             original.message if original is not None else error.message,
             nodes=error.nodes,
