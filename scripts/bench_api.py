@@ -308,6 +308,37 @@ def baseline_server(documents: Path, port: int, workdir: Path, workers: int) -> 
 # --------------------------------------------------------------------------- wrk
 
 
+def _proc_stats() -> dict[int, tuple[int, float]]:
+    """pid -> (ppid, utime + stime in seconds) of every process (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[int, tuple[int, float]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            text = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        out[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    return out
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """CPU seconds (user + system) used so far by ``root`` and its live descendants."""
+    stats = _proc_stats()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in stats.items():
+        children.setdefault(ppid, []).append(pid)
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        if pid in stats:
+            total += stats[pid][1]
+        todo.extend(children.get(pid, []))
+    return total
+
+
 @dataclass
 class WrkResult:
     name: str
@@ -320,7 +351,10 @@ class WrkResult:
     max_ms: float
     errors: dict[str, int]
     connections: int
+    server_cpu_ms: float  # server CPU (user + system, all its processes) per request
+    load: str  # 1-minute load average before and after
     events_per_s: float | None = None
+    rounds: list[float] = field(default_factory=list)  # req/s of every round
     note: str = ""
 
 
@@ -330,6 +364,7 @@ class Bench:
     workdir: Path
     lua: Path
     results: dict[str, WrkResult] = field(default_factory=dict)
+    runs: dict[str, list[WrkResult]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     profiles: dict[str, list[str]] = field(default_factory=dict)
 
@@ -342,14 +377,14 @@ class Bench:
         self, url: str, bodies: Path, *, seconds: float, connections: int, token: str | None
     ) -> dict[str, int]:
         argv = [
-            "wrk", "-t", str(self.args.threads), "-c", str(connections), "-d", f"{seconds:g}s",
-            "--timeout", "30s", "-s", str(self.lua), url,
+            "wrk", "-t", str(min(self.args.threads, connections)), "-c", str(connections),
+            "-d", f"{seconds:g}s", "--timeout", "30s", "-s", str(self.lua), url,
         ]
         env = {**os.environ, "BENCH_BODIES": str(bodies), "BENCH_TOKEN": token or ""}
         done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=seconds + 120)
         for line in done.stdout.splitlines():
             if line.startswith("BENCH_JSON "):
-                return dict(json.loads(line[len("BENCH_JSON "):]))
+                return dict(json.loads(line[len("BENCH_JSON ") :]))
         raise SystemExit(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
 
     def measure(
@@ -364,11 +399,16 @@ class Bench:
         events_per_request: int | None = None,
         note: str = "",
     ) -> WrkResult:
+        """A warm-up and a measured wrk run; over several rounds the median (by req/s) is kept."""
         url = srv.base + path
         if self.args.warmup > 0:
             self.wrk(url, bodies, seconds=self.args.warmup, connections=connections, token=token)
         before = head_seq(srv.base) if events_per_request else 0
+        load0 = os.getloadavg()[0]
+        cpu0 = tree_cpu_seconds(srv.proc.pid)
         raw = self.wrk(url, bodies, seconds=self.args.duration, connections=connections, token=token)
+        cpu = tree_cpu_seconds(srv.proc.pid) - cpu0
+        load1 = os.getloadavg()[0]
         seconds = raw["duration_us"] / 1e6
         errors = {k: raw[k] for k in ("non2xx", "connect", "read", "write", "timeout") if raw[k]}
         result = WrkResult(
@@ -382,6 +422,8 @@ class Bench:
             max_ms=raw["max_us"] / 1e3,
             errors=errors,
             connections=connections,
+            server_cpu_ms=1e3 * cpu / max(1, raw["requests"]),
+            load=f"{load0:.1f}→{load1:.1f}",
             note=note,
         )
         if events_per_request:
@@ -390,16 +432,21 @@ class Bench:
             expected = raw["requests"] * events_per_request
             if appended < expected:  # wrk counts a request once its answer is read
                 result.note += f" appended {appended} < {expected} acknowledged!"
-        self.results[name] = result
+        runs = self.runs.setdefault(name, [])
+        runs.append(result)
         log(
             f"  {name:<34} {result.rps:>9,.0f} req/s  p50 {result.p50_ms:7.2f} ms  "
-            f"p99 {result.p99_ms:7.2f} ms  c={connections}"
+            f"p99 {result.p99_ms:7.2f} ms  c={connections}  cpu {result.server_cpu_ms:.3f} ms/req"
+            f"  load {result.load}"
             + (f"  {result.events_per_s:,.0f} events/s" if result.events_per_s else "")
             + (f"  ERRORS {errors}" if errors else "")
         )
-        if self.args.profile:
+        # The round with the median req/s stands for the measure (the lower middle of an even count).
+        chosen = sorted(runs, key=lambda r: r.rps)[(len(runs) - 1) // 2]
+        self.results[name] = WrkResult(**{**asdict(chosen), "rounds": [r.rps for r in runs]})
+        if self.args.profile and len(runs) == 1:
             self.profile(name, srv, url, bodies, connections=connections, token=token)
-        return result
+        return self.results[name]
 
     def profile(
         self, name: str, srv: Server, url: str, bodies: Path, *, connections: int, token: str | None
@@ -409,16 +456,17 @@ class Bench:
         out = self.workdir / "profiles" / f"{slug}.txt"
         out.parent.mkdir(exist_ok=True)
         seconds = self.args.profile_seconds
+        mode = ["--gil"] if self.args.profile_mode == "gil" else []
         spy = subprocess.Popen(
             [
                 str(BIN / "py-spy"), "record", "--pid", str(srv.proc.pid), "--subprocesses",
-                "--rate", "250", "--duration", f"{seconds:g}", "--format", "raw",
+                *mode, "--rate", "250", "--duration", f"{seconds:g}", "--format", "raw",
                 "--output", str(out),
             ],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         time.sleep(0.5)
-        self.wrk(url, bodies, seconds=seconds, connections=connections, token=token)
+        self.wrk(url, bodies, seconds=seconds + 1, connections=connections, token=token)
         try:
             _, err = spy.communicate(timeout=seconds + 60)
         except subprocess.TimeoutExpired:
@@ -427,7 +475,7 @@ class Bench:
         if not out.exists():
             log(f"    py-spy failed: {err.decode(errors='replace')[-500:]}")
             return
-        lines = summarize_profile(out, self.args.profile_top)
+        lines = summarize_profile(out, self.args.profile_top, seconds * 250)
         self.profiles[name] = lines
         for line in lines:
             log(f"    {line}")
@@ -449,14 +497,26 @@ IDLE_LEAVES = ("Condition.wait (", "Event.wait (", "Queue.get (", "_worker (", "
 """Leaf frames of threads that wait (idle pool threads, the committer's queue)."""
 
 
-def summarize_profile(path: Path, top: int) -> list[str]:
-    """Hottest functions of a py-spy raw profile: share of busy samples inclusive and self.
+def _thread_of(stack: str) -> str:
+    if "GroupCommitter._run" in stack:
+        return "group-commit thread"
+    if "WorkerThread.run" in stack or "_worker (" in stack:
+        return "thread pool"
+    if "Runner.run" in stack or "Server.run" in stack:
+        return "event loop"
+    return "other"
 
-    Samples whose leaf is a wait (an idle thread-pool worker, the group
-    committer waiting for work) are counted apart and left out of the shares.
+
+def summarize_profile(path: Path, top: int, possible: float) -> list[str]:
+    """Hottest functions of a py-spy raw profile, as shares of the samples kept.
+
+    With ``--gil`` (the default) py-spy keeps only the thread holding the GIL,
+    so the shares are of the Python CPU time; ``possible`` (duration x rate)
+    tells how busy the GIL was. Samples whose leaf is a wait are left out.
     """
     inclusive: Counter[str] = Counter()
     self_time: Counter[str] = Counter()
+    threads: Counter[str] = Counter()
     total = idle = 0
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -468,20 +528,21 @@ def summarize_profile(path: Path, top: int) -> list[str]:
             idle += count
             continue
         total += count
+        threads[_thread_of(stack)] += count
         for func in set(frames):
             inclusive[func] += count
         self_time[frames[-1]] += count
     if not total:
         return ["(no samples)"]
-    # Drop the frames every request passes through (event loop, uvicorn, middleware
-    # chain) by keeping inclusive shares under 90 %.
-    incl = [(f, n) for f, n in inclusive.most_common() if n / total < 0.9][:top]
+    split = ", ".join(f"{k} {100 * n / total:.0f}%" for k, n in threads.most_common())
     lines = [
-        f"{total} busy samples ({idle} idle-thread samples left out); "
-        "inclusive (share of busy samples with the function on the stack):"
+        f"{total} samples (~{100 * total / possible:.0f}% of the wall time; {idle} waiting "
+        f"samples left out); by thread: {split}",
+        "inclusive (share of samples with the function on the stack; frames on > 90% dropped):",
     ]
+    incl = [(f, n) for f, n in inclusive.most_common() if n / total < 0.9][:top]
     lines += [f"  {100 * n / total:5.1f}%  {f}" for f, n in incl]
-    lines.append("self (share of busy samples where the function itself runs):")
+    lines.append("self (share of samples where the function itself runs):")
     lines += [f"  {100 * n / total:5.1f}%  {f}" for f, n in self_time.most_common(top)]
     return lines
 

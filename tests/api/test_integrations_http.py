@@ -240,3 +240,261 @@ def _ledger(db: str) -> Iterator[Ledger]:
         yield Ledger(store)
     finally:
         store.close()
+
+
+# ---- Flagger ------------------------------------------------------------------------------
+
+V = "model:fraud-detector@1.4.0"
+POLICY = {
+    "policy_version": 1,
+    "scope": {"risk_tiers": ["high"]},
+    "environments": {
+        "prod": {
+            "required_tests": ["evaluation"],
+            "required_approvals": {"count": 1},
+            "min_minutes_per_stage": 0,
+            "max_exposure_step": 50,
+        }
+    },
+}
+
+
+def _events(client: TestClient, headers: Headers, role: str, *events: dict[str, Any]) -> None:
+    response = client.post("/v1/events", json=list(events), headers=headers(role))
+    assert response.status_code == 200, response.text
+
+
+def _registered(client: TestClient, headers: Headers, version: str = V) -> None:
+    _events(
+        client,
+        headers,
+        "admin",
+        {"type": "policy.defined", "subject": "policy:standard", "data": POLICY},
+        {
+            "type": "model.registered",
+            "subject": "model:fraud-detector",
+            "data": {
+                "owner": "fraud-ml",
+                "risk_tier": "high",
+                "business_process": "card-payment-authorisation",
+                "description": "Scores card transactions.",
+            },
+        },
+        {
+            "type": "model.version.registered",
+            "subject": version,
+            "data": {
+                "artifact_digest": "sha256:" + "ab" * 32,
+                "training_run": "run:mlflow/1",
+                "code_ref": "git+https://git.example.com/fraud@1",
+                "author": "alice",
+            },
+        },
+    )
+
+
+def _evidence(client: TestClient, headers: Headers) -> None:
+    _events(
+        client,
+        headers,
+        "pipeline",
+        {
+            "type": "test.result.recorded",
+            "subject": V,
+            "data": {"suite": "holdout", "kind": "evaluation", "passed": True, "metrics": {}},
+        },
+    )
+    _events(
+        client,
+        headers,
+        "approver",
+        {
+            "type": "approval.granted",
+            "subject": V,
+            "data": {
+                "environment": "prod",
+                "approver_role": "ml_lead",
+                "justification": "Holdout AUC above threshold.",
+                "evidence": [{"seq": 4}],
+            },
+        },
+    )
+
+
+def _gate(client: TestClient, headers: Headers, kind: str, weight: int = 0, **meta: str) -> Any:
+    return client.post(
+        f"/api/v1/flagger/{kind}",
+        json=p.flagger_gate(kind, weight=weight, **meta),
+        headers=headers("operator"),
+    )
+
+
+def _flagger_event(client: TestClient, headers: Headers, message: str, weight: int = 0) -> Any:
+    response = client.post(
+        "/api/v1/flagger/event",
+        json=p.flagger_event(message, weight=weight),
+        headers=headers("operator"),
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_the_gates_answer_403_with_the_unmet_requirements_until_the_policy_allows(
+    client: TestClient, headers: Headers, signed_ledger: Ledger
+) -> None:
+    _registered(client, headers)
+    denied = _gate(client, headers, "confirm-rollout", stepWeight="10")
+    assert denied.status_code == 403, denied.text
+    body = denied.json()
+    assert body["allowed"] is False
+    assert body["policy"] == "policy:standard"
+    assert len(body["unmet"]) == 2
+    assert any("evaluation" in u for u in body["unmet"])
+    assert body["error"]["code"] == "policy_denied"
+    assert "evaluation" in body["error"]["message"]
+
+    _evidence(client, headers)
+    allowed = _gate(client, headers, "confirm-rollout", stepWeight="10")
+    assert allowed.status_code == 200, allowed.text
+    assert allowed.json()["unmet"] == []
+
+    too_far = _gate(client, headers, "confirm-promotion")  # 0 -> 100 is over the 50-point step
+    assert too_far.status_code == 403
+    assert any("50" in u for u in too_far.json()["unmet"])
+
+    _flagger_event(client, headers, "Starting canary analysis for fraud-detector.prod")
+    up = _gate(client, headers, "confirm-traffic-increase", 0, stepWeight="50")
+    assert up.status_code == 200, up.text
+    _flagger_event(client, headers, "Advance fraud-detector.prod canary weight 50", 50)
+    promote = _gate(client, headers, "confirm-promotion", 50)
+    assert promote.status_code == 200, promote.text
+    _flagger_event(client, headers, "Promotion completed! Scaling down fraud-detector.prod")
+
+    gates = [e.data for e in signed_ledger.events() if e.type == "rollout.gate.checked"]
+    assert [(g["gate"], g["allowed"]) for g in gates] == [  # type: ignore[index]
+        ("confirm-rollout", False),
+        ("confirm-rollout", True),
+        ("confirm-promotion", False),
+        ("confirm-traffic-increase", True),
+        ("confirm-promotion", True),
+    ]
+    stages = [e.data for e in signed_ledger.events() if e.type == "rollout.stage.changed"]
+    assert [(s["strategy"], s["exposure_percent"]) for s in stages] == [  # type: ignore[index]
+        ("canary", 0),
+        ("canary", 50),
+        ("full", 100),
+    ]
+    assert not [e for e in signed_ledger.events() if e.type == "policy.denied"]
+
+
+def test_an_unchanged_re_ask_is_recorded_once(
+    client: TestClient, headers: Headers, signed_ledger: Ledger
+) -> None:
+    _registered(client, headers)
+    first = _gate(client, headers, "confirm-promotion").json()["events"]
+    again = _gate(client, headers, "confirm-promotion").json()["events"]
+    assert again == [{**first[0], "created": False}]
+    _evidence(client, headers)  # the state changed: a new answer is a new record
+    third = _gate(client, headers, "confirm-promotion").json()["events"]
+    assert third[0]["created"] is True
+
+
+def test_the_version_may_come_from_the_ledger_and_the_token_from_metadata(
+    client: TestClient, headers: Headers, tokens: dict[str, str], signed_ledger: Ledger
+) -> None:
+    _registered(client, headers)
+    _events(
+        client,
+        headers,
+        "approver",
+        {
+            "type": "deployment.decided",
+            "subject": V,
+            "data": {
+                "environment": "staging",
+                "decision": "promote",
+                "target_exposure": 10,
+                "justification": "try it",
+            },
+        },
+    )
+    payload = p.flagger_gate("confirm-rollout", token=tokens["operator"])
+    payload["metadata"].pop("version")
+    payload["metadata"]["deployment"] = "fraud-detector/staging"
+    response = client.post("/api/v1/flagger/confirm-rollout", json=payload)
+    assert response.status_code == 200, response.text  # staging is not governed
+    assert response.json()["version"] == V
+    (record,) = [e for e in signed_ledger.events() if e.type == "rollout.gate.checked"]
+    assert record.actor == "operator"
+    assert tokens["operator"] not in record.body.decode()
+
+
+@pytest.mark.parametrize(
+    ("role", "status"), [(None, 401), ("pipeline", 403), ("auditor", 403), ("admin", 200)]
+)
+def test_flagger_routes_need_an_operator_token(
+    client: TestClient, headers: Headers, role: str | None, status: int
+) -> None:
+    response = client.post(
+        "/api/v1/flagger/confirm-promotion?deployment=fraud-detector/canary-env",
+        json=p.flagger_gate("confirm-promotion"),
+        headers=headers(role) if role else {},
+    )
+    assert response.status_code == status, response.text
+
+
+def test_an_unknown_gate_is_404(client: TestClient, headers: Headers) -> None:
+    response = client.post(
+        "/api/v1/flagger/pre-rollout", json=p.flagger_gate("x"), headers=headers("operator")
+    )
+    assert response.status_code == 404
+
+
+def test_a_failed_canary_is_recorded_as_a_rollback_to_the_stable_version(
+    client: TestClient, headers: Headers, signed_ledger: Ledger
+) -> None:
+    _registered(client, headers, "model:fraud-detector@1.3.2")
+    _registered_again = {
+        "type": "model.version.registered",
+        "subject": V,
+        "data": {
+            "artifact_digest": "sha256:" + "cd" * 32,
+            "training_run": "run:mlflow/2",
+            "code_ref": "git+https://git.example.com/fraud@2",
+            "author": "alice",
+        },
+    }
+    _events(client, headers, "admin", _registered_again)
+    _events(
+        client,
+        headers,
+        "operator",
+        {
+            "type": "rollout.stage.changed",
+            "subject": "deployment:fraud-detector/staging",
+            "data": {
+                "version": "model:fraud-detector@1.3.2",
+                "strategy": "full",
+                "exposure_percent": 100,
+            },
+        },
+    )
+    event = p.flagger_event("Rolling back fraud-detector.staging failed checks threshold reached 5")
+    event["metadata"]["deployment"] = "fraud-detector/staging"
+    response = client.post("/api/v1/flagger/event", json=event, headers=headers("operator"))
+    assert response.status_code == 200, response.text
+    last = list(signed_ledger.events())[-1]
+    assert last.type == "rollback.executed"
+    assert last.data == {  # type: ignore[comparison-overlap]
+        "from_version": V,
+        "to_version": "model:fraud-detector@1.3.2",
+        "reason": "Rolling back fraud-detector.staging failed checks threshold reached 5",
+        "trigger": "policy",
+    }
+    ignored = client.post(
+        "/api/v1/flagger/event",
+        json=p.flagger_event("Halt advancement waiting for approval"),
+        headers=headers("operator"),
+    )
+    assert ignored.json()["events"] == []
+    assert ignored.json()["notes"]
