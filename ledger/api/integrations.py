@@ -10,6 +10,8 @@ error, and is built here.
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Sequence
 from typing import Protocol, cast
 
@@ -25,8 +27,8 @@ from ledger.api.ingest import append_drafts
 from ledger.api.state import ApiState
 from ledger.auth import Scope
 from ledger.errors import NotFound
-from ledger.events import Event, EventDraft, format_time
-from ledger.integrations import flagger, gate, openlineage
+from ledger.events import Event, EventDraft, format_time, normalize_time
+from ledger.integrations import flagger, gate, mlflow, openlineage
 from ledger.integrations._common import Translation, as_object, decode_json_body
 from ledger.projections.keys import model_key
 from ledger.service import Appended, system_clock
@@ -213,10 +215,47 @@ async def post_flagger_gate(request: Request) -> Response:
     return JSONResponse(body, status_code=403)
 
 
+# ---- MLflow ------------------------------------------------------------------------------
+
+
+async def post_mlflow(request: Request) -> Response:
+    """``POST /api/v1/mlflow/webhook``: a signed MLflow registry delivery.
+
+    MLflow cannot send a bearer token; the HMAC signature with the secret in
+    ``LEDGER_MLFLOW_SECRET`` authenticates it, and the events are recorded as
+    the pipeline principal ``LEDGER_MLFLOW_ACTOR`` (default ``mlflow``).
+    """
+    state = _state(request)
+    secret = os.environ.get("LEDGER_MLFLOW_SECRET", "")
+    if not secret:
+        raise NotFound("MLflow webhooks are off: set LEDGER_MLFLOW_SECRET on the server")
+    body = await request.body()
+    delivery = mlflow.verify(secret, request.headers, body, time.time())
+    principal = Principal(os.environ.get("LEDGER_MLFLOW_ACTOR", "mlflow"), "pipeline")
+    payload = decode_json_body(body, request.headers.get("content-encoding"))
+    return await _append(state, principal, mlflow.translate(payload, delivery))
+
+
+async def get_aliases(request: Request) -> Response:
+    """``GET /api/v1/models/{name}/aliases?at=T``: every alias of a model and its version at T."""
+    state = _state(request)
+    require(principal_of(request), Scope.READ, anonymous_reads=state.settings.anonymous_reads)
+    at = request.query_params.get("at")
+    at = normalize_time(at, field="at") if at else _now(state)
+    ref = mlflow.model_ref(request.path_params["name"])
+    events = await run_in_threadpool(
+        _reader(state).find_events, subjects=[ref], types=["model.alias.changed"], limit=100_000
+    )
+    changes = [(e.occurred_at, cast(dict[str, object], e.data)) for e in events]
+    return JSONResponse({"model": ref, "at": at, "aliases": mlflow.aliases_at(changes, at)})
+
+
 ROUTES = [
     Route("/api/v1/lineage", post_lineage, methods=["POST"]),
     Route("/api/v1/lineage/runs/{run_id:path}", get_run, methods=["GET"]),
     Route("/api/v1/flagger/event", post_flagger_event, methods=["POST"]),
     Route("/api/v1/flagger/{gate}", post_flagger_gate, methods=["POST"]),
+    Route("/api/v1/mlflow/webhook", post_mlflow, methods=["POST"]),
+    Route("/api/v1/models/{name:path}/aliases", get_aliases, methods=["GET"]),
 ]
 """Every integration route; ``ledger.api.app`` mounts them."""

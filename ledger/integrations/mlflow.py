@@ -35,7 +35,7 @@ from ledger.integrations._common import (
     to_time,
 )
 
-__all__ = ["TAGS", "aliases_at", "sign", "translate", "verify"]
+__all__ = ["TAGS", "aliases_at", "model_ref", "sign", "translate", "verify"]
 
 TAGS = {
     "artifact_digest": ("ledger.artifact_digest", "artifact_digest"),

@@ -119,6 +119,16 @@ MIGRATIONS: Sequence[tuple[int, Sequence[LiteralString]]] = [
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
+def _current(conn: psycopg.Connection[TupleRow]) -> bool:
+    """Whether every migration is applied, found out with reads only."""
+    with conn.transaction():
+        table = conn.execute("SELECT to_regclass('schema_migrations')").fetchone()
+        if table is None or table[0] is None:
+            return False
+        row = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
+    return row is not None and row[0] is not None and int(row[0]) == SCHEMA_VERSION
+
+
 def migrate(conn: psycopg.Connection[TupleRow], lock_key: int) -> list[int]:
     """Apply every migration ``schema_migrations`` does not list; return the versions applied.
 
@@ -131,6 +141,10 @@ def migrate(conn: psycopg.Connection[TupleRow], lock_key: int) -> list[int]:
         StoreError: the database is at a newer version than this code knows.
     """
     applied: list[int] = []
+    if _current(conn):
+        # Nothing to do, and nothing written: a read replica (read-only, in
+        # recovery) can open an up-to-date ledger.
+        return applied
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (MIGRATE_LOCK, lock_key))
         conn.execute(

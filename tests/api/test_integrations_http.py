@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from ledger.cli import cli
+from ledger.integrations.mlflow import sign as mlflow_sign
 from ledger.service import Ledger
 from ledger.store import open_store
 from tests.api.conftest import Headers, TestClient, gql
@@ -485,7 +487,7 @@ def test_a_failed_canary_is_recorded_as_a_rollback_to_the_stable_version(
     assert response.status_code == 200, response.text
     last = list(signed_ledger.events())[-1]
     assert last.type == "rollback.executed"
-    assert last.data == {  # type: ignore[comparison-overlap]
+    assert last.data == {
         "from_version": V,
         "to_version": "model:fraud-detector@1.3.2",
         "reason": "Rolling back fraud-detector.staging failed checks threshold reached 5",
@@ -498,3 +500,95 @@ def test_a_failed_canary_is_recorded_as_a_rollback_to_the_stable_version(
     )
     assert ignored.json()["events"] == []
     assert ignored.json()["notes"]
+
+
+# ---- MLflow -------------------------------------------------------------------------------
+
+SECRET = "whsec-test-0123456789"  # noqa: S105 - a test secret
+
+
+def _deliver(
+    client: TestClient, envelope: dict[str, Any], delivery: str, secret: str = SECRET
+) -> Any:
+    body = json.dumps(envelope).encode()
+    stamp = str(int(time.time()))
+    return client.post(
+        "/api/v1/mlflow/webhook",
+        content=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-MLflow-Delivery-Id": delivery,
+            "X-MLflow-Timestamp": stamp,
+            "X-MLflow-Signature": mlflow_sign(secret, delivery, stamp, body),
+        },
+    )
+
+
+@pytest.fixture
+def mlflow_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEDGER_MLFLOW_SECRET", SECRET)
+
+
+@pytest.mark.usefixtures("mlflow_on")
+def test_a_signed_mlflow_delivery_registers_the_version(
+    client: TestClient, signed_ledger: Ledger
+) -> None:
+    response = _deliver(client, p.mlflow_version_created(), "d-1")
+    assert response.status_code == 200, response.text
+    stored = list(signed_ledger.events())
+    assert [(e.type, e.subject, e.actor) for e in stored] == [
+        ("mlflow.webhook.received", "model:fraud-detector@7", "mlflow"),
+        ("model.version.registered", "model:fraud-detector@7", "mlflow"),
+    ]
+    again = _deliver(client, p.mlflow_version_created(), "d-1")  # MLflow's retry
+    assert [a["created"] for a in again.json()["events"]] == [False, False]
+
+
+@pytest.mark.usefixtures("mlflow_on")
+def test_the_production_alias_at_a_time_comes_from_mlflows_events(
+    client: TestClient, headers: Headers
+) -> None:
+    def alias(action: str, version: str | None, at: str, delivery: str) -> None:
+        data = {
+            "name": "fraud-detector",
+            "alias": "production",
+            **({"version": version} if version else {}),
+        }
+        envelope = p.mlflow_envelope("model_version_alias", action, data, at)
+        assert _deliver(client, envelope, delivery).status_code == 200
+
+    alias("created", "6", "2026-11-01T00:00:00+00:00", "d-1")
+    alias("created", "7", "2026-11-10T00:00:00+00:00", "d-2")
+    alias("deleted", None, "2026-11-15T00:00:00+00:00", "d-3")
+
+    def at(moment: str) -> Any:
+        response = client.get(
+            f"/api/v1/models/fraud-detector/aliases?at={moment}", headers=headers("auditor")
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["aliases"]
+
+    assert at("2026-11-05T00:00:00Z") == {"production": "model:fraud-detector@6"}
+    assert at("2026-11-12T00:00:00Z") == {"production": "model:fraud-detector@7"}
+    assert at("2026-11-16T00:00:00Z") == {}
+
+
+@pytest.mark.usefixtures("mlflow_on")
+def test_a_bad_signature_is_401_and_appends_nothing(
+    client: TestClient, signed_ledger: Ledger
+) -> None:
+    response = _deliver(client, p.mlflow_version_created(), "d-1", secret="wrong")  # noqa: S106
+    assert response.status_code == 401
+    assert response.json()["error"]["field"] == "X-MLflow-Signature"
+    unsigned = client.post("/api/v1/mlflow/webhook", json=p.mlflow_version_created())
+    assert unsigned.status_code == 401
+    assert signed_ledger.head().seq == 0
+
+
+def test_mlflow_webhooks_are_off_without_a_secret(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LEDGER_MLFLOW_SECRET", raising=False)
+    response = _deliver(client, p.mlflow_version_created(), "d-1")
+    assert response.status_code == 404
+    assert "LEDGER_MLFLOW_SECRET" in response.json()["error"]["message"]

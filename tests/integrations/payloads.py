@@ -284,3 +284,37 @@ def flagger_gate(kind: str, *, weight: int = 0, **metadata: str) -> dict[str, An
             **metadata,
         },
     }
+
+
+# ---- MLflow --------------------------------------------------------------------------------
+
+MLFLOW_TIME = "2026-11-20T09:14:03.123456+00:00"
+
+MLFLOW_TAGS = {
+    "ledger.artifact_digest": "3f" * 32,
+    "mlflow.source.git.commit": "4f1c2e9",
+    "mlflow.source.git.repoURL": "https://git.example.com/fraud-models",
+    "mlflow.user": "alice",
+}
+
+
+def mlflow_envelope(
+    entity: str, action: str, data: dict[str, Any], at: str = MLFLOW_TIME
+) -> dict[str, Any]:
+    """The JSON MLflow's webhook delivery POSTs (mlflow/webhooks/delivery.py)."""
+    return {"entity": entity, "action": action, "timestamp": at, "data": data}
+
+
+def mlflow_version_created(**tags: str) -> dict[str, Any]:
+    return mlflow_envelope(
+        "model_version",
+        "created",
+        {
+            "name": "fraud-detector",
+            "version": "7",
+            "source": "models:/m-0a1b2c3d4e5f",
+            "run_id": "8c1b0e4f2a9d",
+            "tags": {**MLFLOW_TAGS, **tags},
+            "description": "Retrained on November data",
+        },
+    )

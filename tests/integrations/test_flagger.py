@@ -217,7 +217,7 @@ def test_a_traffic_increase_without_step_metadata_fails_closed() -> None:
 
 
 def test_the_gate_context_never_carries_the_token() -> None:
-    payload = flagger_gate("confirm-promotion", token="rl_secret")
+    payload = flagger_gate("confirm-promotion", token="rl_secret")  # noqa: S106
     assert context_of(payload) == {
         "canary": "prod/fraud-detector",
         "phase": "WaitingPromotion",
