@@ -167,12 +167,34 @@ def check(
 
     Returns the governing policy (None if there is none, or the draft is not
     gated) and the violations; the draft may be appended when the list is empty.
+
+    Fails closed for models outside the inventory: once any rollout policy is
+    defined, a gated step for a model that was never registered (so no risk
+    tier, so no policy could apply) is refused rather than waved through.
     """
     state = state_for(draft, docs)
     if not is_gated(draft, state):
         return None, []
-    policy = policy_for(state.model, docs.get(POLICY_INDEX_KEY))
+    index = docs.get(POLICY_INDEX_KEY)
+    policy = policy_for(state.model, index)
+    tier = None if state.model is None else get_str(state.model, "risk_tier")
+    if policy is None and tier is None and _any_policy(index):
+        parts = version_parts(draft["subject"])
+        model = model_key(parts[0]) if parts else draft["subject"]
+        return None, [
+            Violation(
+                "model_unregistered",
+                f"{model} is not in the model inventory (no model.registered with a risk "
+                "tier), so no rollout policy can apply; register it first",
+            )
+        ]
     return policy, [] if policy is None else evaluate(policy, state, draft, now)
+
+
+def _any_policy(index: Doc | None) -> bool:
+    if index is None:
+        return False
+    return any(bool(index.get(part)) for part in ("tiers", "models", "current"))
 
 
 def evaluate(policy: Policy, state: PolicyState, draft: DraftView, now: str) -> list[Violation]:

@@ -611,3 +611,18 @@ def test_denied_event_data_matches_the_policy_denied_schema() -> None:
     assert denied_event_data(stage(50), violations)["environment"] == "prod"
     with pytest.raises(ValueError, match="at least one violation"):
         denied_event_data(draft, [])
+
+
+def test_a_gated_step_for_a_model_outside_the_inventory_is_refused_once_policies_exist() -> None:
+    s = state(tests=[result("unit")])
+    definition = {"policy_version": 1, "seq": 7, "environments": {"prod": {
+        "required_tests": ["unit"], "required_approvals": {"count": 0},
+        "min_minutes_per_stage": 0, "max_exposure_step": 100}}}  # fmt: skip
+    index = {**INDEX, "current": {"policy:high-risk": definition}}
+    docs = {V: s.version, "model:fraud": None, DEP: s.deployment, "policies": index}
+    policy, violations = check(promote(), docs, NOW)
+    assert policy is None
+    assert [v.code for v in violations] == ["model_unregistered"]
+    assert "model:fraud" in violations[0].message
+    # No policy anywhere: nothing is gated yet, so nothing is refused.
+    assert check(promote(), {**docs, "policies": None}, NOW) == (None, [])
