@@ -564,14 +564,45 @@ def _thread_of(stack: str) -> str:
     return "other"
 
 
+AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("auth: token lookup", ("token_by_hash", "lookup_principal", "hash_token")),
+    ("metrics (prometheus)", ("prometheus_client/",)),
+    ("JSON encode", ("json/encoder.py", "encode_json", "JSONResponse.render")),
+    ("JSON decode", ("json/decoder.py", "decode_json", "parse_json (")),
+    ("catalogue validation (jsonschema)", ("jsonschema/", "referencing/", "Catalogue.")),
+    ("drafts: draft_from_json, canonical", ("draft_from_json", "ledger/canonical.py")),
+    ("group commit: Ledger.append_group", ("GroupCommitter._run",)),
+    ("lineage graph walk", ("ledger/projections/lineage.py", "ledger/lineage_cache.py")),
+    ("store reads (SQLite)", ("ledger/store/",)),
+    ("resolvers (ledger/api/graphql)", ("ledger/api/graphql/", "ledger/api/reads.py")),
+    ("graphql-core execution (per field)", ("graphql/execution/", "is_awaitable")),
+    ("graphql-core parse/validate", ("graphql/language/", "graphql/validation/")),
+    ("strawberry extensions", ("strawberry/extensions/",)),
+    ("strawberry request parsing", ("parse_http_body", "parse_content_type", "email/")),
+    ("strawberry (other)", ("strawberry/",)),
+    ("thread-pool hops (anyio)", ("anyio/", "run_in_threadpool", "concurrent/futures")),
+    ("uvicorn HTTP I/O", ("uvicorn/", "httptools")),
+    ("starlette and middleware", ("starlette/", "ledger/api/")),
+)
+"""Where a sample's time goes: its deepest frame that names one of these, in this order."""
+
+
+def _area(frames: list[str]) -> str:
+    for frame in reversed(frames):
+        for label, needles in AREAS:
+            if any(needle in frame for needle in needles):
+                return label
+    return "other (event loop, asyncio)"
+
+
 def summarize_profile(path: Path, top: int, possible: float) -> list[str]:
-    """Hottest functions of a py-spy raw profile, as shares of the samples kept.
+    """A py-spy raw profile as shares of the samples: per area, then the hottest functions.
 
     With ``--gil`` (the default) py-spy keeps only the thread holding the GIL,
     so the shares are of the Python CPU time; ``possible`` (duration x rate)
     tells how busy the GIL was. Samples whose leaf is a wait are left out.
     """
-    inclusive: Counter[str] = Counter()
+    areas: Counter[str] = Counter()
     self_time: Counter[str] = Counter()
     threads: Counter[str] = Counter()
     total = idle = 0
@@ -586,8 +617,7 @@ def summarize_profile(path: Path, top: int, possible: float) -> list[str]:
             continue
         total += count
         threads[_thread_of(stack)] += count
-        for func in set(frames):
-            inclusive[func] += count
+        areas[_area(frames)] += count
         self_time[frames[-1]] += count
     if not total:
         return ["(no samples)"]
@@ -595,10 +625,11 @@ def summarize_profile(path: Path, top: int, possible: float) -> list[str]:
     lines = [
         f"{total} samples (~{100 * total / possible:.0f}% of the wall time; {idle} waiting "
         f"samples left out); by thread: {split}",
-        "inclusive (share of samples with the function on the stack; frames on > 90% dropped):",
+        "by area (the deepest frame that names it):",
     ]
-    incl = [(f, n) for f, n in inclusive.most_common() if n / total < 0.9][:top]
-    lines += [f"  {100 * n / total:5.1f}%  {f}" for f, n in incl]
+    lines += [
+        f"  {100 * n / total:5.1f}%  {a}" for a, n in areas.most_common() if n / total >= 0.01
+    ]
     lines.append("self (share of samples where the function itself runs):")
     lines += [f"  {100 * n / total:5.1f}%  {f}" for f, n in self_time.most_common(top)]
     return lines

@@ -26,6 +26,8 @@ def test_every_error_code_is_documented(code: str) -> None:
 
 def test_error_codes_are_unique() -> None:
     classes = [
-        cls for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, errors.LedgerError)
+        cls
+        for cls in vars(errors).values()
+        if isinstance(cls, type) and issubclass(cls, errors.LedgerError)
     ]
     assert len({cls.code for cls in classes}) == len(classes)

@@ -26,9 +26,9 @@ from ledger.api.auth import Principal, lookup_principal, principal_of, require
 from ledger.api.ingest import append_drafts
 from ledger.api.state import ApiState
 from ledger.auth import Scope
-from ledger.errors import NotFound
+from ledger.errors import BadRequest, NotFound
 from ledger.events import Event, EventDraft, format_time, normalize_time
-from ledger.integrations import flagger, gate, mlflow, openlineage
+from ledger.integrations import argo, flagger, gate, mlflow, openlineage
 from ledger.integrations._common import Translation, as_object, decode_json_body
 from ledger.projections.keys import model_key
 from ledger.service import Appended, system_clock
@@ -109,6 +109,8 @@ async def post_lineage(request: Request) -> Response:
     state, principal = await _appender(request)
     body = decode_json_body(await request.body(), request.headers.get("content-encoding"))
     events = body if isinstance(body, list) else [body]
+    if not events:
+        raise BadRequest("body: an empty array holds no OpenLineage event", field="body")
     drafts: list[EventDraft] = []
     for event in events:
         drafts += openlineage.translate(event, actor=principal.name).drafts
@@ -215,6 +217,22 @@ async def post_flagger_gate(request: Request) -> Response:
     return JSONResponse(body, status_code=403)
 
 
+# ---- Argo Rollouts -----------------------------------------------------------------------
+
+
+async def post_argo(request: Request) -> Response:
+    """``POST /api/v1/argo/notification``: an Argo Rollouts webhook notification."""
+    state, principal = await _appender(request)
+    payload = as_object(decode_json_body(await request.body(), None), "body")
+    target = argo.target_of(payload)
+    keys = [target.deployment, model_key(target.model)]
+    docs = await _docs(state, keys)
+    target = flagger.resolve_version(target, docs.get(keys[0]), docs.get(keys[1]))
+    stable = (docs.get(keys[0]) or {}).get("stable_version")
+    translation = argo.translate(payload, target, stable if isinstance(stable, str) else None)
+    return await _append(state, principal, translation)
+
+
 # ---- MLflow ------------------------------------------------------------------------------
 
 
@@ -255,6 +273,7 @@ ROUTES = [
     Route("/api/v1/lineage/runs/{run_id:path}", get_run, methods=["GET"]),
     Route("/api/v1/flagger/event", post_flagger_event, methods=["POST"]),
     Route("/api/v1/flagger/{gate}", post_flagger_gate, methods=["POST"]),
+    Route("/api/v1/argo/notification", post_argo, methods=["POST"]),
     Route("/api/v1/mlflow/webhook", post_mlflow, methods=["POST"]),
     Route("/api/v1/models/{name:path}/aliases", get_aliases, methods=["GET"]),
 ]

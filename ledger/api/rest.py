@@ -20,7 +20,7 @@ from ledger.api.state import ApiState
 from ledger.auth import Scope
 from ledger.errors import BadRequest, StoreError
 
-__all__ = ["ROUTES", "lineage_placeholder"]
+__all__ = ["ROUTES"]
 
 
 def _state(request: Request) -> ApiState:
@@ -103,20 +103,6 @@ async def metrics(request: Request) -> Response:
     state = _allow(request, Scope.READ)
     body = await run_in_threadpool(state.metrics.render)
     return Response(body, media_type=CONTENT_TYPE)
-
-
-async def lineage_placeholder(request: Request) -> Response:
-    """``POST /api/v1/lineage`` (OpenLineage, issue 7): not registered until it is built."""
-    return JSONResponse(
-        {
-            "error": {
-                "code": "not_implemented",
-                "message": "OpenLineage ingestion is not built yet",
-                "field": None,
-            }
-        },
-        status_code=501,
-    )
 
 
 ROUTES = [

@@ -113,6 +113,7 @@ def test_only_roles_that_append_lineage_may_post(
         (b"{not json", {}, 400, "bad_request"),
         (b"\x1f\x8b garbage", {"Content-Encoding": "gzip"}, 400, "bad_request"),
         (b"{}", {"Content-Encoding": "br"}, 400, "bad_request"),
+        (b"[]", {}, 400, "bad_request"),
         (json.dumps({**p.SPEC_START, "eventType": "DONE"}).encode(), {}, 422, "invalid_event"),
     ],
 )
@@ -592,3 +593,26 @@ def test_mlflow_webhooks_are_off_without_a_secret(
     response = _deliver(client, p.mlflow_version_created(), "d-1")
     assert response.status_code == 404
     assert "LEDGER_MLFLOW_SECRET" in response.json()["error"]["message"]
+
+
+# ---- Argo Rollouts ------------------------------------------------------------------------
+
+
+def test_argo_notifications_are_recorded_as_rollout_events(
+    client: TestClient, headers: Headers, signed_ledger: Ledger
+) -> None:
+    for step in (1, 3):
+        response = client.post(
+            "/api/v1/argo/notification",
+            json=p.argo_notification(
+                "rollout-step-completed", step=step, deployment="fraud-detector/staging"
+            ),
+            headers=headers("operator"),
+        )
+        assert response.status_code == 200, response.text
+    stages = [e.data for e in signed_ledger.events() if e.type == "rollout.stage.changed"]
+    assert [s["exposure_percent"] for s in stages] == [10, 50]  # type: ignore[index]
+    no_token = client.post(
+        "/api/v1/argo/notification", json=p.argo_notification("rollout-completed")
+    )
+    assert no_token.status_code == 401

@@ -286,10 +286,6 @@ def test_unknown_routes_and_methods_answer_in_the_json_error_shape(client: TestC
     assert wrong.json()["error"]["code"] == "bad_request"
 
 
-def test_the_lineage_route_is_not_served_yet(client: TestClient, headers: Headers) -> None:
-    assert client.post("/api/v1/lineage", json={}, headers=headers("pipeline")).status_code == 404
-
-
 def test_unexpected_errors_are_masked_and_logged(
     signed_ledger: Ledger,
     headers: Headers,

@@ -318,3 +318,31 @@ def mlflow_version_created(**tags: str) -> dict[str, Any]:
             "description": "Retrained on November data",
         },
     )
+
+
+# ---- Argo Rollouts ---------------------------------------------------------------------------
+
+ARGO_STEPS: list[dict[str, Any]] = [
+    {"setWeight": 10},
+    {"pause": {"duration": "10m"}},
+    {"setWeight": 50},
+    {"analysis": {"templates": [{"templateName": "success-rate"}]}},
+    {"pause": {}},
+]
+
+
+def argo_notification(event: str, step: int = 0, **fields: Any) -> dict[str, Any]:
+    """The body the documented notification template renders for ``event``."""
+    return {
+        "event": event,
+        "rollout": "fraud-detector",
+        "namespace": "prod",
+        "deployment": "fraud-detector/prod",
+        "version": "1.4.0",
+        "revision": "3",
+        "step": str(step),
+        "steps": ARGO_STEPS,
+        "phase": "Progressing",
+        "message": "",
+        **fields,
+    }
