@@ -76,3 +76,29 @@ def test_the_tour_transcript_matches_real_output(tmp_path: Path) -> None:
 def test_every_linked_document_exists(doc: str) -> None:
     assert f"docs/{doc}" in README
     assert (ROOT / "docs" / doc).exists()
+
+
+def test_the_readme_graphql_query_answers_on_the_demo_data(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+    from starlette.testclient import TestClient
+
+    from ledger.api import Settings, create_app
+    from ledger.cli import cli
+    from ledger.service import Ledger
+    from ledger.store import open_store
+
+    db = str(tmp_path / "demo.db")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--db", db, "init"]).exit_code == 0
+    assert runner.invoke(cli, ["--db", db, "demo"]).exit_code == 0
+    (query,) = _blocks("graphql")
+    app = create_app(Ledger(open_store(db)), Settings(anonymous_reads=True, checkpoint_interval=0))
+    with TestClient(app) as client:
+        body = client.post("/graphql", json={"query": query}).json()
+    assert "errors" not in body, body
+    data = body["data"]
+    assert {"model": "fraud-detector", "version": "1.4.0", "status": "production",
+            "exposure": 100.0} in data["servingAt"]  # fmt: skip
+    assert data["modelVersion"]["approvals"]
+    assert any(n["kind"] == "dataset" for n in data["modelVersion"]["lineage"]["nodes"])
+    assert data["checkpoint"]["treeSize"] > 100
