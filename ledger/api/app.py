@@ -34,6 +34,8 @@ from ledger.api.metrics import Metrics, TimingMiddleware
 from ledger.api.rest import ROUTES
 from ledger.api.settings import Settings
 from ledger.api.state import ApiState
+from ledger.api.webhooks import ROUTES as WEBHOOK_ROUTES
+from ledger.api.webhooks import start_worker
 from ledger.auth import RoleCatalogue
 from ledger.errors import LedgerError
 from ledger.keys import default_key_dir, load_signer
@@ -109,9 +111,11 @@ def create_app(
             if settings.checkpoint_interval > 0 and ledger.signer is not None
             else None
         )
+        webhooks = start_worker(app)
         try:
             yield
         finally:
+            await webhooks.stop()
             if publisher is not None:
                 publisher.cancel()
             state.committer.close()
@@ -122,6 +126,7 @@ def create_app(
         routes=[
             *ROUTES,
             *INTEGRATION_ROUTES,
+            *WEBHOOK_ROUTES,
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
         ],

@@ -29,6 +29,7 @@ from ledger.api.graphql.node import NodeQuery
 from ledger.api.graphql.proofs import ProofsQuery
 from ledger.api.graphql.subscriptions import EventsSubscription
 from ledger.api.graphql.timeline import TimelineQuery
+from ledger.api.graphql.webhooks import WebhooksQuery
 from ledger.api.settings import MAX_PAGE_SIZE, Settings
 
 __all__ = ["MUTATIONS", "QUERIES", "SUBSCRIPTIONS", "LedgerSchema", "build_schema"]
@@ -41,6 +42,7 @@ QUERIES: tuple[type, ...] = (
     DeploymentsQuery,
     LineageQuery,
     TimelineQuery,
+    WebhooksQuery,
 )
 MUTATIONS: tuple[type, ...] = (AppendMutation, ConvenienceMutation)
 SUBSCRIPTIONS: tuple[type, ...] = (EventsSubscription,)
