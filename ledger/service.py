@@ -107,7 +107,12 @@ class Ledger:
     # ---- appending -------------------------------------------------------------
 
     def append(
-        self, drafts: Sequence[EventDraft], actor: str, *, role: str | None = None
+        self,
+        drafts: Sequence[EventDraft],
+        actor: str,
+        *,
+        role: str | None = None,
+        max_batch: int | None = MAX_BATCH,
     ) -> list[Appended]:
         """Append a batch, all or nothing, in order; return one acknowledgement per draft.
 
@@ -129,22 +134,26 @@ class Ledger:
                 ``field`` is prefixed with ``events[i]``.
             Conflict: an ``id`` exists with different content (nothing is appended).
             PolicyDenied: the rollout policy refuses a draft (only the denial is appended).
-            InvalidEvent: the batch is empty or over ``MAX_BATCH``.
+            InvalidEvent: the batch is empty or over ``max_batch`` (a request
+                limit for network callers; the CLI appends a file of any size
+                in one transaction with ``max_batch=None``).
             StoreError: the backend failed (nothing is appended).
         """
-        self.validate(drafts, role)
+        self.validate(drafts, role, max_batch=max_batch)
         (outcome,) = self.append_group([AppendRequest(drafts, actor)])
         if outcome.error is not None:
             raise outcome.error
         assert outcome.acks is not None
         return outcome.acks
 
-    def validate(self, drafts: Sequence[EventDraft], role: str | None) -> None:
+    def validate(
+        self, drafts: Sequence[EventDraft], role: str | None, *, max_batch: int | None = MAX_BATCH
+    ) -> None:
         """The checks that need no transaction: batch size, catalogue, role (see append)."""
         if not drafts:
             raise InvalidEvent("the batch is empty", field="events")
-        if len(drafts) > MAX_BATCH:
-            raise InvalidEvent(f"a batch holds at most {MAX_BATCH} events", field="events")
+        if max_batch is not None and len(drafts) > max_batch:
+            raise InvalidEvent(f"a batch holds at most {max_batch} events", field="events")
         if self.catalogue is not None:
             self._check_catalogue(drafts, role)
 

@@ -124,7 +124,9 @@ def append(
         labels = []
     ledger = ctx.ledger()
     try:
-        acks = ledger.append(drafts, local_actor())
+        # A file is one all-or-nothing transaction of any size (MAX_BATCH is a
+        # limit on network requests, not on what the database can commit).
+        acks = ledger.append(drafts, local_actor(), max_batch=None)
     except LedgerError as error:
         fail(_relabel(error, labels))
     lines = [f"{a.seq}\t{a.hash}" + ("" if a.created else "\texisting") for a in acks]

@@ -150,3 +150,12 @@ def test_read_streams_a_range(ledger: Ledger) -> None:
     store: EventStore = ledger.store
     assert store.get(4) is not None
     assert store.get(11) is None
+
+
+def test_the_batch_limit_applies_to_callers_that_set_it_and_the_cli_sets_none(
+    ledger: Ledger,
+) -> None:
+    with pytest.raises(InvalidEvent, match="at most 3"):
+        ledger.append([draft(i) for i in range(5)], "ci", max_batch=3)
+    assert ledger.head().seq == 0
+    assert len(ledger.append([draft(i) for i in range(5)], "ci", max_batch=None)) == 5
