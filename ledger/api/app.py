@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
@@ -92,6 +92,9 @@ def create_app(
         )
 
     async def unexpected(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, ClientDisconnect):
+            # The client went away mid-request: nothing to answer, nothing broke.
+            return Response(status_code=499)
         logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
         state.reject("internal_error")
         return internal_error_response()

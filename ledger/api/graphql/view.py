@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -35,6 +36,17 @@ class GraphQLView(GraphQL[Context, None]):
             subscription_protocols=("graphql-transport-ws",),
         )
         self.state = state
+
+    def encode_json(self, data: object) -> str:
+        # orjson: several times faster than json.dumps on a 100-event page, and
+        # it writes null (never the invalid NaN literal) for a non-finite float.
+        # A str, not bytes: websocket messages must go out as text frames.
+        return orjson.dumps(data).decode()
+
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson.JSONDecodeError subclasses json.JSONDecodeError, which the base
+        # class turns into a 400.
+        return orjson.loads(data)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
