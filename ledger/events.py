@@ -35,6 +35,7 @@ MAX_DATA_BYTES = 64 * 1024
 DRAFT_FIELDS = frozenset({"id", "type", "subject", "occurred_at", "data"})
 
 _TYPE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
+_ZULU = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d+))?[Zz]")
 _RFC3339 = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})"
 )
@@ -42,7 +43,12 @@ _RFC3339 = re.compile(
 
 def format_time(moment: datetime) -> str:
     """Render an aware datetime as the ledger's RFC 3339 UTC form (microseconds, ``Z``)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    d = moment.astimezone(UTC)
+    # Spelled out rather than strftime: %Y does not zero-pad years before 1000 on glibc.
+    return (
+        f"{d.year:04d}-{d.month:02d}-{d.day:02d}T{d.hour:02d}:{d.minute:02d}:{d.second:02d}"
+        f".{d.microsecond:06d}Z"
+    )
 
 
 def normalize_time(text: object, *, field: str = "occurred_at") -> str:
@@ -54,6 +60,16 @@ def normalize_time(text: object, *, field: str = "occurred_at") -> str:
     Raises:
         InvalidEvent: not an RFC 3339 date-time with a ``Z`` or numeric offset.
     """
+    if isinstance(text, str) and (z := _ZULU.fullmatch(text)):
+        # Fast path for the common UTC form: no offset arithmetic, only a
+        # validity check of the date and time (Feb 30 and 25:00 still fail).
+        try:
+            datetime.fromisoformat(f"{z.group(1)}T{z.group(2)}")
+        except ValueError as exc:
+            raise InvalidEvent(
+                f"{field}: {text!r} is not a valid date-time ({exc})", field=field
+            ) from None
+        return f"{z.group(1)}T{z.group(2)}.{(z.group(3) or '')[:6].ljust(6, '0')}Z"
     if not isinstance(text, str) or not (m := _RFC3339.fullmatch(text)):
         raise InvalidEvent(
             f"{field}: expected an RFC 3339 date-time such as 2026-11-25T14:02:00Z, got {text!r}",

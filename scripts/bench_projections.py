@@ -1976,6 +1976,10 @@ WHAT_IF = {
     " result per (version, kind, suite, environment) is UPSERTed into a proj_tests row, and the"
     " policy reads those (in this prototype from memory: a gated draft would read a few rows)",
     "tests-as-rows+cpu": "both",
+    "history-touch": "alert.raised/resolved, retraining.triggered and rollback.verified stop"
+    " fetching and rewriting a version document they only name for its history (this"
+    " prototype drops those history rows; a fix would still add the row, not the document)",
+    "all": "cpu + tests-as-rows + history-touch",
 }
 
 
@@ -1987,6 +1991,10 @@ def what_if_child(variant: str, count: int) -> None:
     import functools
 
     parts = set(variant.split("+"))
+    if "all" in parts:
+        parts |= {"cpu", "tests-as-rows", "history-touch"}
+    if "history-touch" in parts:
+        _history_touch()
     if "cpu" in parts:
         import ledger.projections._catalog as catalog
         import ledger.projections._rollout as rollout
@@ -2083,6 +2091,36 @@ def what_if_child(variant: str, count: int) -> None:
     )
 
 
+def _history_touch() -> None:
+    """Prototype: no version-document rewrite for history only (see WHAT_IF)."""
+    import ledger.appending as appending
+    import ledger.projections._catalog as catalog
+    import ledger.projections._rollout as rollout
+    import ledger.projections.registry as registry
+
+    only_history = {"alert.raised", "alert.resolved", "retraining.triggered", "rollback.verified"}
+    write_version = catalog.write_version
+
+    def maybe_write(ctx: Any, model: str, version: str) -> Any:
+        if ctx.event["type"] in only_history:
+            return catalog.new_version(model, version)  # a throwaway: nothing is written
+        return write_version(ctx, model, version)
+
+    keys_for = getattr(projecting, "keys_for", registry.keys_for)
+
+    def keys_without_versions(event: Any) -> list[str]:
+        keys = keys_for(event)
+        if event["type"] in ("alert.raised", "alert.resolved", "retraining.triggered"):
+            return [k for k in keys if not (k.startswith("model:") and "@" in k)]
+        return keys
+
+    setattr(rollout, "write_version", maybe_write)  # noqa: B010
+    setattr(catalog, "write_version", maybe_write)  # noqa: B010
+    setattr(projecting, "keys_for", keys_without_versions)  # noqa: B010
+    if hasattr(appending, "keys_for"):
+        setattr(appending, "keys_for", keys_without_versions)  # noqa: B010
+
+
 def _tests_as_rows() -> None:
     """Prototype: test results as rows (see WHAT_IF["tests-as-rows"])."""
     import ledger.appending as appending
@@ -2094,7 +2132,7 @@ def _tests_as_rows() -> None:
 
     pending: list[tuple[str, str, str, str, int, bool, str, str]] = []
     latest: dict[str, dict[tuple[str, str, str], tuple[int, bool]]] = {}
-    keys_for = registry.keys_for
+    keys_for = getattr(projecting, "keys_for", registry.keys_for)
 
     def keys_for_rows(event: Any) -> list[str]:
         return [] if event["type"] == "test.result.recorded" else keys_for(event)
@@ -2235,10 +2273,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=("append", "rebuild", "lineage", "registry"),
+        choices=("append", "rebuild", "lineage", "registry", "what-if"),
         action="append",
-        help="run only these parts (repeatable); rebuild and"
-        " registry need the big ledger, which append-free runs still build",
+        help="run only these parts (repeatable); rebuild and registry need the big ledger,"
+        " which append-free runs still build; what-if (with --what-if N) runs only the prototypes",
     )
     parser.add_argument(
         "--validate",
