@@ -35,6 +35,7 @@ MAX_DATA_BYTES = 64 * 1024
 DRAFT_FIELDS = frozenset({"id", "type", "subject", "occurred_at", "data"})
 
 _TYPE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _ZULU = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d+))?[Zz]")
 _RFC3339 = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})"
@@ -140,7 +141,9 @@ class EventDraft:
                 f"data: {len(data_bytes)} bytes is over the {MAX_DATA_BYTES}-byte limit",
                 field="data",
             )
-        if id is not None:
+        if id is not None and not (isinstance(id, str) and _CANONICAL_UUID.fullmatch(id)):
+            # Only non-canonical spellings (upper case, braces, urn:) need parsing;
+            # the canonical form is already what str(uuid.UUID(id)) would give.
             try:
                 id = str(uuid.UUID(id)) if isinstance(id, str) else None
             except ValueError:

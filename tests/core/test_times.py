@@ -59,3 +59,14 @@ def test_malformed_or_impossible_times_are_refused(text: str) -> None:
 
 def test_years_before_1000_keep_four_digits() -> None:
     assert normalize_time("0999-01-02T03:04:05+01:00") == "0999-01-02T02:04:05.000000Z"
+
+
+@given(st.uuids(), st.sampled_from(["lower", "upper", "braces", "urn"]))
+def test_draft_ids_are_normalized_to_the_canonical_uuid_form(value: object, style: str) -> None:
+    from ledger.events import EventDraft
+
+    text = str(value)
+    spelled = {"lower": text, "upper": text.upper(), "braces": "{" + text + "}",
+               "urn": "urn:uuid:" + text}[style]  # fmt: skip
+    draft = EventDraft.create("a.b", "model:x", {}, id=spelled)
+    assert draft.id == text
