@@ -48,7 +48,7 @@ approvers, the operator); a transaction holds 1,000 events, so the
 requests of the steps it covers share one commit (``Ledger.append_group``,
 the path ``Ledger.append`` and the API's group commit use).
 
-Nothing here is a test: the numbers go to docs/bench_projections_results.md.
+Nothing here is a test: the numbers go to docs/benchmarks-projections.md.
 """
 
 from __future__ import annotations
