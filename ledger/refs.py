@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ledger.errors import InvalidEvent
 
@@ -41,12 +42,19 @@ class EntityRef:
 
 
 def parse_ref(text: str, *, field: str = "subject") -> EntityRef:
-    """Parse ``kind:name[@version]``.
+    """Parse ``kind:name[@version]`` (cached: projections parse the same refs again and again).
 
     Raises:
         InvalidEvent: the text is not a well-formed reference; ``field`` names
             the input field it came from.
     """
+    if not isinstance(text, str):
+        raise InvalidEvent(f"{field}: expected an entity reference 'kind:name'", field=field)
+    return _parse(text, field)
+
+
+@lru_cache(maxsize=65_536)
+def _parse(text: str, field: str) -> EntityRef:
     if not isinstance(text, str) or not text:
         raise InvalidEvent(f"{field}: expected an entity reference 'kind:name'", field=field)
     if len(text) > MAX_REF_LENGTH:
