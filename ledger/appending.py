@@ -74,6 +74,7 @@ class GroupAppend:
         self.new: list[Event] = []
         self._parsed: dict[int, object] = {}  # draft payloads parsed once, by id(draft)
         self.in_group: dict[str, tuple[EventDraft, str, Appended]] = {}
+        self._added: list[str] = []  # ids put in in_group, in order, to undo a request
 
     def prefetch(self, requests: Sequence[AppendRequest]) -> None:
         """Read every document the group may touch in one go (one round trip, not one per key)."""
@@ -112,7 +113,7 @@ class GroupAppend:
 
     def run(self, request: AppendRequest) -> Outcome:
         """Judge and seal one request; on refusal undo exactly its effects."""
-        saved = (self.seq, self.prev, len(self.new), dict(self.in_group))
+        saved = (self.seq, self.prev, len(self.new), len(self._added))
         snapshot = self.projector.snapshot() if self.projector is not None else None
         try:
             return Outcome(acks=self._seal_all(request.drafts, request.actor, enforce=True))
@@ -134,11 +135,15 @@ class GroupAppend:
 
     def _undo(
         self,
-        saved: tuple[int, str, int, dict[str, tuple[EventDraft, str, Appended]]],
+        saved: tuple[int, str, int, int],
         snapshot: object,
     ) -> None:
-        self.seq, self.prev, keep, self.in_group = saved
+        self.seq, self.prev, keep, added = saved
         del self.new[keep:]
+        # An id enters in_group only when it was in neither the store nor the group.
+        for event_id in self._added[added:]:
+            del self.in_group[event_id]
+        del self._added[added:]
         if self.projector is not None:
             self.projector.restore(snapshot)
 
@@ -188,6 +193,7 @@ class GroupAppend:
             ack = Appended(event.seq, event.hash, event.id, True)
             if draft.id is not None:
                 self.in_group[draft.id] = (draft, actor, ack)
+                self._added.append(draft.id)
             acks.append(ack)
         return acks
 

@@ -58,8 +58,7 @@ def event_view(event: Event, data: object | None = None) -> EventView:
 
 @dataclass(frozen=True, slots=True)
 class _Snapshot:
-    docs: dict[str, Doc | None]
-    changed: dict[str, int]
+    journal: int
     intervals: int
     edges: int
     history: int
@@ -76,6 +75,10 @@ class BatchProjector:
         self._intervals: list[tuple[str, str, str, str, float, str | None, int, str]] = []
         self._edges: list[tuple[str, str, str, int, str]] = []
         self._history: list[tuple[str, int]] = []
+        # What each document write replaced (key, old doc, old changed-seq), so a
+        # refused request is undone by replaying its writes backwards instead of
+        # copying every document per request.
+        self._journal: list[tuple[str, Doc | None, int | None]] = []
         self.position: int | None = None
 
     def _fetch(self, keys: Iterable[str]) -> Mapping[str, Doc | None]:
@@ -100,6 +103,7 @@ class BatchProjector:
         """Project one sealed event (in seq order)."""
         effects = project(view, self._fetch(keys_for(view)))
         for key, doc in effects.docs.items():
+            self._journal.append((key, self._docs.get(key), self._changed.get(key)))
             self._docs[key] = doc
             self._changed[key] = view["seq"]
             self._history.append((key, view["seq"]))
@@ -113,8 +117,7 @@ class BatchProjector:
     def snapshot(self) -> object:
         """The in-memory state, to undo the effects of a refused request (see restore)."""
         return _Snapshot(
-            dict(self._docs),
-            dict(self._changed),
+            len(self._journal),
             len(self._intervals),
             len(self._edges),
             len(self._history),
@@ -124,7 +127,14 @@ class BatchProjector:
     def restore(self, snapshot: object) -> None:
         """Return to a snapshot taken before the request; nothing was written since."""
         assert isinstance(snapshot, _Snapshot)
-        self._docs, self._changed = snapshot.docs, snapshot.changed
+        # Documents merely fetched since the snapshot stay: they are the store's truth.
+        while len(self._journal) > snapshot.journal:
+            key, doc, changed = self._journal.pop()
+            self._docs[key] = doc
+            if changed is None:
+                del self._changed[key]
+            else:
+                self._changed[key] = changed
         self.position = snapshot.position
         del self._intervals[snapshot.intervals :]
         del self._edges[snapshot.edges :]
@@ -141,6 +151,7 @@ class BatchProjector:
             docs.append((key, orjson.dumps(doc), seq))
         self._tx.write_projection(docs, self._intervals, self._edges, self.position, self._history)
         self._changed.clear()
+        self._journal.clear()
         self._intervals.clear()
         self._edges.clear()
         self._history.clear()

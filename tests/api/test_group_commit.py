@@ -43,6 +43,13 @@ def test_a_refused_request_fails_alone_and_the_rest_of_its_group_commits(
     assert [len(r) for r in results] == [2] * 5
     assert ledger.head().seq == 12
     assert ledger.verify().ok
+    # The refused request's projected effects were undone: the stored
+    # projections equal a rebuild from the committed events alone.
+    store = ledger.store
+    incremental = (store.docs_with_prefix("", 10_000), store.status_intervals())
+    ledger.rebuild_projections()
+    assert (store.docs_with_prefix("", 10_000), store.status_intervals()) == incremental
+    assert incremental[0]
 
 
 def test_a_retry_within_one_group_is_acknowledged_with_the_same_seq(ledger: Ledger) -> None:
