@@ -25,183 +25,20 @@ from pathlib import Path
 import sqlite_utils
 
 from ledger.events import Event
-from ledger.merkle.hashing import leaf_hash
 from ledger.store import sqlite_projections as proj
 from ledger.store.protocol import Head, NodeId, StoredCheckpoint, StoreError, TokenRecord
+from ledger.store.sqlite_rows import (
+    EVENT_COLUMNS,
+    SQLiteTransaction,
+    fetch_nodes,
+    set_meta,
+)
+from ledger.store.sqlite_schema import SCHEMA_V1, append_only_triggers
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
 SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 120_000
-_EVENT_COLUMNS = "seq, id, type, subject, actor, occurred_at, recorded_at, prev_hash, hash, body"
-_GENESIS = "0" * 64
-
-_SCHEMA_V1 = [
-    """CREATE TABLE IF NOT EXISTS events (
-        seq INTEGER PRIMARY KEY,
-        id TEXT NOT NULL UNIQUE,
-        type TEXT NOT NULL,
-        subject TEXT NOT NULL,
-        actor TEXT NOT NULL,
-        occurred_at TEXT NOT NULL,
-        recorded_at TEXT NOT NULL,
-        prev_hash TEXT NOT NULL,
-        hash TEXT NOT NULL,
-        body BLOB NOT NULL
-    )""",
-    "CREATE INDEX IF NOT EXISTS events_subject ON events(subject)",
-    "CREATE INDEX IF NOT EXISTS events_type ON events(type)",
-    """CREATE TABLE IF NOT EXISTS merkle_nodes (
-        level INTEGER NOT NULL,
-        idx INTEGER NOT NULL,
-        hash BLOB NOT NULL,
-        PRIMARY KEY (level, idx)
-    ) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS checkpoints (
-        id INTEGER PRIMARY KEY,
-        size INTEGER NOT NULL,
-        root_hash BLOB NOT NULL,
-        note TEXT NOT NULL,
-        created_at TEXT NOT NULL
-    )""",
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    """CREATE TABLE IF NOT EXISTS tokens (
-        name TEXT PRIMARY KEY,
-        role TEXT NOT NULL,
-        token_hash TEXT NOT NULL UNIQUE,
-        created_at TEXT NOT NULL,
-        revoked_at TEXT
-    )""",
-]
-
-
-def _append_only_triggers(table: str) -> list[str]:
-    return [
-        f"""CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON {table}
-            BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END""",
-        f"""CREATE TRIGGER IF NOT EXISTS {table}_no_delete BEFORE DELETE ON {table}
-            BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END""",
-    ]
-
-
-def _row_to_event(row: tuple[object, ...]) -> Event:
-    return Event(*row)  # type: ignore[arg-type]
-
-
-class _Tx:
-    """The write transaction handed to the service inside BEGIN IMMEDIATE."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-
-    def head(self) -> Head:
-        row = self._conn.execute(
-            "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
-        return Head(0, _GENESIS) if row is None else Head(row[0], row[1])
-
-    def events_by_id(self, ids: Sequence[str]) -> dict[str, Event]:
-        found: dict[str, Event] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for row in self._conn.execute(
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE id IN ({marks})", chunk
-            ):
-                found[row[1]] = _row_to_event(row)
-        return found
-
-    def insert_events(self, events: Sequence[Event]) -> None:
-        self._conn.executemany(
-            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    e.seq,
-                    e.id,
-                    e.type,
-                    e.subject,
-                    e.actor,
-                    e.occurred_at,
-                    e.recorded_at,
-                    e.prev_hash,
-                    e.hash,
-                    e.body,
-                )
-                for e in events
-            ],
-        )
-
-    def merkle_nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
-        return _fetch_nodes(self._conn, ids)
-
-    def insert_merkle_nodes(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
-        if nodes:
-            self._conn.executemany(
-                "INSERT INTO merkle_nodes (level, idx, hash) VALUES (?,?,?)", nodes
-            )
-
-    def get_docs(self, keys: Sequence[str]) -> dict[str, bytes]:
-        return proj.get_docs(self._conn, keys)
-
-    def get_meta(self, key: str) -> str | None:
-        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def reset_projections(self) -> None:
-        _reset_projections(self._conn)
-
-    def set_meta(self, key: str, value: str) -> None:
-        _set_meta(self._conn, key, value)
-
-    def write_projection(
-        self,
-        docs: Sequence[tuple[str, bytes, int]],
-        intervals: Sequence[proj.IntervalRow],
-        edges: Sequence[proj.EdgeRow],
-        position: int,
-        history: Sequence[tuple[str, int]] = (),
-    ) -> None:
-        proj.put_docs(self._conn, docs)
-        proj.add_intervals(self._conn, intervals)
-        proj.add_edges(self._conn, edges)
-        if history:
-            self._conn.executemany(
-                "INSERT OR IGNORE INTO proj_history (key, seq) VALUES (?, ?)", history
-            )
-        _set_meta(self._conn, "projection_seq", str(position))
-
-
-def _set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES (?, ?)"
-        " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        (key, value),
-    )
-
-
-def _reset_projections(conn: sqlite3.Connection) -> None:
-    for table in proj.PROJECTION_TABLES:
-        conn.execute(f"DROP TABLE IF EXISTS {table}")
-    for statement in proj.SCHEMA_V2:
-        conn.execute(statement)
-    _set_meta(conn, "projection_seq", "0")
-
-
-def _fetch_nodes(conn: sqlite3.Connection, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
-    """Perfect-subtree hashes; leaves (level 0) are hashed from the event bodies."""
-    out: dict[NodeId, bytes] = {}
-    for level, idx in ids:
-        if level == 0:
-            row = conn.execute("SELECT body FROM events WHERE seq = ?", (idx + 1,)).fetchone()
-            if row is not None:
-                out[(level, idx)] = leaf_hash(row[0])
-        else:
-            row = conn.execute(
-                "SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?", (level, idx)
-            ).fetchone()
-            if row is not None:
-                out[(level, idx)] = row[0]
-    return out
 
 
 class SQLiteStore:
@@ -239,10 +76,10 @@ class SQLiteStore:
             # Re-read under the write lock: another process may have migrated meanwhile.
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
             if version < 1:
-                for statement in _SCHEMA_V1:
+                for statement in SCHEMA_V1:
                     self._conn.execute(statement)
                 for table in ("events", "merkle_nodes", "checkpoints"):
-                    for statement in _append_only_triggers(table):
+                    for statement in append_only_triggers(table):
                         self._conn.execute(statement)
             if version < 2:
                 for statement in proj.SCHEMA_V2:
@@ -270,16 +107,16 @@ class SQLiteStore:
                 raise StoreError(f"commit failed: {exc}") from None
 
     @contextmanager
-    def transaction(self) -> Iterator[_Tx]:
+    def transaction(self) -> Iterator[SQLiteTransaction]:
         try:
             with self._write() as conn:
-                yield _Tx(conn)
+                yield SQLiteTransaction(conn)
         except sqlite3.Error as exc:
             raise StoreError(f"write failed: {exc}") from None
 
     def head(self) -> Head:
         with self._lock:
-            return _Tx(self._conn).head()
+            return SQLiteTransaction(self._conn).head()
 
     def read(self, start: int = 1, end: int | None = None) -> Iterator[Event]:
         # A separate connection: a long streaming read must neither hold the
@@ -289,7 +126,7 @@ class SQLiteStore:
         )
         conn = reader or self._conn
         try:
-            query = f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq >= ?"
+            query = f"SELECT {EVENT_COLUMNS} FROM events WHERE seq >= ?"
             args: tuple[int, ...] = (start,)
             if end is not None:
                 query += " AND seq <= ?"
@@ -307,20 +144,20 @@ class SQLiteStore:
     def get(self, seq: int) -> Event | None:
         with self._lock:
             row = self._conn.execute(
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq = ?", (seq,)
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE seq = ?", (seq,)
             ).fetchone()
         return None if row is None else Event(*row)
 
     def get_by_id(self, id: str) -> Event | None:
         with self._lock:
             row = self._conn.execute(
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = ?", (id,)
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE id = ?", (id,)
             ).fetchone()
         return None if row is None else Event(*row)
 
     def merkle_nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
         with self._lock:
-            return _fetch_nodes(self._conn, ids)
+            return fetch_nodes(self._conn, ids)
 
     def merkle_node_page(self, level: int, start_idx: int, limit: int) -> list[tuple[int, bytes]]:
         """Stored nodes of one level with idx >= start_idx, in idx order."""
@@ -349,7 +186,7 @@ class SQLiteStore:
                 conn.executemany("INSERT INTO merkle_nodes_new VALUES (?,?,?)", chunk)
             conn.execute("DROP TABLE merkle_nodes")
             conn.execute("ALTER TABLE merkle_nodes_new RENAME TO merkle_nodes")
-            for statement in _append_only_triggers("merkle_nodes"):
+            for statement in append_only_triggers("merkle_nodes"):
                 conn.execute(statement)
 
     def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
@@ -381,7 +218,7 @@ class SQLiteStore:
 
     def set_meta(self, key: str, value: str) -> None:
         with self._write() as conn:
-            _set_meta(conn, key, value)
+            set_meta(conn, key, value)
 
     # ---- projections -------------------------------------------------------------
 
@@ -501,7 +338,7 @@ class SQLiteStore:
         args.append(limit)
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE {' AND '.join(where)}"
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE {' AND '.join(where)}"
                 " ORDER BY seq LIMIT ?",
                 args,
             ).fetchall()

@@ -1,0 +1,140 @@
+"""Row-level SQL of the SQLite store: the write transaction and shared helpers.
+
+Everything here runs on a connection the caller already holds (and, for the
+transaction, inside its ``BEGIN IMMEDIATE``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+from ledger.events import Event
+from ledger.merkle.hashing import leaf_hash
+from ledger.store import sqlite_projections as proj
+from ledger.store.protocol import Head, NodeId
+
+__all__ = ["EVENT_COLUMNS", "SQLiteTransaction", "fetch_nodes", "reset_projections", "set_meta"]
+
+EVENT_COLUMNS = "seq, id, type, subject, actor, occurred_at, recorded_at, prev_hash, hash, body"
+_GENESIS = "0" * 64
+
+
+def _row_to_event(row: tuple[object, ...]) -> Event:
+    return Event(*row)  # type: ignore[arg-type]
+
+
+class SQLiteTransaction:
+    """The write transaction handed to the service inside BEGIN IMMEDIATE."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def head(self) -> Head:
+        row = self._conn.execute(
+            "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        return Head(0, _GENESIS) if row is None else Head(row[0], row[1])
+
+    def events_by_id(self, ids: Sequence[str]) -> dict[str, Event]:
+        found: dict[str, Event] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._conn.execute(
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE id IN ({marks})", chunk
+            ):
+                found[row[1]] = _row_to_event(row)
+        return found
+
+    def insert_events(self, events: Sequence[Event]) -> None:
+        self._conn.executemany(
+            f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    e.seq,
+                    e.id,
+                    e.type,
+                    e.subject,
+                    e.actor,
+                    e.occurred_at,
+                    e.recorded_at,
+                    e.prev_hash,
+                    e.hash,
+                    e.body,
+                )
+                for e in events
+            ],
+        )
+
+    def merkle_nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
+        return fetch_nodes(self._conn, ids)
+
+    def insert_merkle_nodes(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
+        if nodes:
+            self._conn.executemany(
+                "INSERT INTO merkle_nodes (level, idx, hash) VALUES (?,?,?)", nodes
+            )
+
+    def get_docs(self, keys: Sequence[str]) -> dict[str, bytes]:
+        return proj.get_docs(self._conn, keys)
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def reset_projections(self) -> None:
+        reset_projections(self._conn)
+
+    def set_meta(self, key: str, value: str) -> None:
+        set_meta(self._conn, key, value)
+
+    def write_projection(
+        self,
+        docs: Sequence[tuple[str, bytes, int]],
+        intervals: Sequence[proj.IntervalRow],
+        edges: Sequence[proj.EdgeRow],
+        position: int,
+        history: Sequence[tuple[str, int]] = (),
+    ) -> None:
+        proj.put_docs(self._conn, docs)
+        proj.add_intervals(self._conn, intervals)
+        proj.add_edges(self._conn, edges)
+        if history:
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO proj_history (key, seq) VALUES (?, ?)", history
+            )
+        set_meta(self._conn, "projection_seq", str(position))
+
+
+def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?)"
+        " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
+
+
+def reset_projections(conn: sqlite3.Connection) -> None:
+    for table in proj.PROJECTION_TABLES:
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
+    for statement in proj.SCHEMA_V2:
+        conn.execute(statement)
+    set_meta(conn, "projection_seq", "0")
+
+
+def fetch_nodes(conn: sqlite3.Connection, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
+    """Perfect-subtree hashes; leaves (level 0) are hashed from the event bodies."""
+    out: dict[NodeId, bytes] = {}
+    for level, idx in ids:
+        if level == 0:
+            row = conn.execute("SELECT body FROM events WHERE seq = ?", (idx + 1,)).fetchone()
+            if row is not None:
+                out[(level, idx)] = leaf_hash(row[0])
+        else:
+            row = conn.execute(
+                "SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?", (level, idx)
+            ).fetchone()
+            if row is not None:
+                out[(level, idx)] = row[0]
+    return out
