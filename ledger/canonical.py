@@ -16,25 +16,40 @@ When is ``orjson.dumps(option=OPT_SORT_KEYS)`` identical to JCS?
   * floats: ECMAScript's shortest round-trip digits equal ``repr``'s; the two
     formats agree for non-integral finite values with 1e-4 <= |x| < 1e16, and
     an integral float below 2**53 prints as that integer (RFC 8785 3.2.2.3).
-Anything else goes to the reference implementation.
+Any other float is spliced in as the reference's own bytes for that number
+(``orjson.Fragment``), so a payload with ``120.0`` or ``5e-06`` still takes
+the fast path; only keys above U+D7FF send the whole value to the reference.
+
+Checking stored bytes (:func:`surely_canonical`) is the same argument read
+backwards: if orjson re-encodes the parsed bytes to themselves, they are
+orjson's output, and that is JCS's too when every float is in the band above,
+every integer within 2**53 - 1 and the bytes are ASCII (so key order agrees).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import orjson
 import rfc8785
 
 from ledger.errors import CanonicalizationError
 
-__all__ = ["MAX_SAFE_INTEGER", "canonical_bytes", "is_canonical", "parse_json"]
+__all__ = [
+    "MAX_SAFE_INTEGER",
+    "canonical_bytes",
+    "fast_floats_only",
+    "is_canonical",
+    "parse_json",
+    "surely_canonical",
+]
 
 MAX_SAFE_INTEGER = 2**53 - 1
 
 _SORT = orjson.OPT_SORT_KEYS
+_SORT_STRICT = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
 
 
 class _NeedsReference(Exception):
@@ -51,15 +66,16 @@ def canonical_bytes(value: object) -> bytes:
     """
     try:
         fast = _check(value)
+        patched = value if fast else _patch_floats(value)
     except _NeedsReference:
-        fast = False
+        patched = None
     except _Rejected:
         fault = _find_fault(value, "$")
         path, reason = fault if fault else ("$", "value is not JSON")
         raise CanonicalizationError(f"{path}: {reason}", field=path) from None
-    if fast:
+    if patched is not None:
         try:
-            return orjson.dumps(value, option=_SORT)
+            return orjson.dumps(patched, option=_SORT)
         except orjson.JSONEncodeError:
             # orjson refuses lone surrogates; the reference names the problem.
             pass
@@ -94,6 +110,16 @@ def _check(value: object) -> bool:
                 raise _rejection(value)
             if not key.isascii() and max(key) > "\ud7ff":
                 ok = False
+            # The common leaves are judged inline: a call per value is most of the walk.
+            kind = type(item)
+            if kind is str or kind is bool or item is None:
+                continue
+            if kind is float:
+                if not 1e-4 <= abs(item) < 1e16 or item.is_integer():
+                    if not math.isfinite(item):
+                        raise _rejection(item)
+                    ok = False
+                continue
             if not _check(item):
                 ok = False
         return ok
@@ -113,6 +139,68 @@ def _check(value: object) -> bool:
     if isinstance(value, Mapping | Sequence) and not isinstance(value, str | bytes):
         raise _NeedsReference
     raise _rejection(value)
+
+
+def _patch_floats(value: object) -> object:
+    """A copy of a value ``_check`` vetted, each float orjson would print differently
+    replaced by the reference's bytes for it; raises _NeedsReference for a key that
+    may sort differently (RFC 8785 3.2.3)."""
+    kind = type(value)
+    if kind is float:
+        x: float = value  # type: ignore[assignment]
+        if 1e-4 <= abs(x) < 1e16 and not x.is_integer():
+            return x
+        if x.is_integer() and abs(x) <= MAX_SAFE_INTEGER:
+            return int(x)  # RFC 8785 3.2.2.3: an integral double prints as its integer
+        return orjson.Fragment(rfc8785.dumps(x))
+    if kind is dict:
+        out: dict[str, object] = {}
+        for key, item in value.items():  # type: ignore[attr-defined]
+            if not key.isascii() and max(key) > "\ud7ff":
+                raise _NeedsReference
+            out[key] = _patch_floats(item)
+        return out
+    if kind is list or kind is tuple:
+        return [_patch_floats(item) for item in value]  # type: ignore[attr-defined]
+    return value
+
+
+def fast_floats_only(value: object) -> bool:
+    """Tell whether every float in a parsed JSON value prints alike in orjson and JCS
+    (non-integral, 1e-4 <= |x| < 1e16; see the module docstring)."""
+    kind = type(value)
+    if kind is dict:
+        items: Iterable[object] = value.values()  # type: ignore[attr-defined]
+    elif kind is list:
+        items = value  # type: ignore[assignment]
+    else:
+        x = value
+        return kind is not float or (1e-4 <= abs(x) < 1e16 and not x.is_integer())  # type: ignore[arg-type,attr-defined]
+    for item in items:
+        kind = type(item)
+        if kind is float:
+            if not 1e-4 <= abs(item) < 1e16 or item.is_integer():  # type: ignore[arg-type,attr-defined]
+                return False
+        elif (kind is dict or kind is list) and not fast_floats_only(item):
+            return False
+    return True
+
+
+def surely_canonical(parsed: object, data: bytes) -> bool:
+    """True when ``data`` is certainly RFC 8785 canonical; False means "check exactly".
+
+    ``parsed`` is ``orjson.loads(data)``. A cheap sufficient test for stored
+    bodies (see the module docstring): ASCII, floats only in the band where
+    orjson prints JCS, and orjson re-encodes them to themselves (integers
+    beyond 2**53 - 1 refused). A False answer is not a verdict:
+    :func:`is_canonical` settles it.
+    """
+    if not data.isascii() or not fast_floats_only(parsed):
+        return False
+    try:
+        return orjson.dumps(parsed, option=_SORT_STRICT) == data
+    except orjson.JSONEncodeError:
+        return False
 
 
 class _Rejected(Exception):

@@ -4,10 +4,15 @@ Documents an append needs are fetched once per batch and kept in memory while
 the batch is sealed, so a batch may register a version and promote it; the
 changed documents, status intervals, lineage edges and the tracking position
 are written back in the same transaction as the events.
+
+A :class:`DocCache` keeps the parsed documents of committed transactions for
+the next one, valid only while the stored tracking position is the one it was
+filled at: another writer's projected appends move the position and empty it.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -20,7 +25,7 @@ from ledger.projections.base import Doc, DraftView, EventView
 from ledger.projections.registry import keys_for, project
 from ledger.projections.rules import Policy, Violation
 
-__all__ = ["BatchProjector", "ProjectionTransaction", "event_view"]
+__all__ = ["BatchProjector", "DocCache", "ProjectionTransaction", "event_view"]
 
 
 class ProjectionTransaction(Protocol):
@@ -68,8 +73,12 @@ class _Snapshot:
 class BatchProjector:
     """Projects a batch of events onto the stored documents, then writes the effects once."""
 
-    def __init__(self, tx: ProjectionTransaction) -> None:
+    def __init__(
+        self, tx: ProjectionTransaction, known: Mapping[str, Doc | None] = {}, start: int = 0
+    ) -> None:
         self._tx = tx
+        self._known = known  # parsed documents valid at the stored position (DocCache.valid_at)
+        self.start = start  # the stored tracking position this projector began from
         self._docs: dict[str, Doc | None] = {}
         self._changed: dict[str, int] = {}
         self._intervals: list[tuple[str, str, str, str, float, str | None, int, str]] = []
@@ -84,6 +93,13 @@ class BatchProjector:
     def _fetch(self, keys: Iterable[str]) -> Mapping[str, Doc | None]:
         wanted = list(dict.fromkeys(keys))
         missing = [k for k in wanted if k not in self._docs]
+        if missing and self._known:
+            known, missing = missing, []
+            for key in known:
+                if key in self._known:
+                    self._docs[key] = self._known[key]
+                else:
+                    missing.append(key)
         if missing:
             raw = self._tx.get_docs(missing)
             for key in missing:
@@ -107,6 +123,7 @@ class BatchProjector:
             self._docs[key] = doc
             self._changed[key] = view["seq"]
             self._history.append((key, view["seq"]))
+        self._history += [(key, view["seq"]) for key in effects.touched]
         self._intervals += [
             (i.model, i.version, i.environment, i.status, i.exposure, i.strategy, i.seq, i.time)
             for i in effects.intervals
@@ -155,3 +172,50 @@ class BatchProjector:
         self._intervals.clear()
         self._edges.clear()
         self._history.clear()
+
+
+class DocCache:
+    """Parsed documents as of a tracking position, kept across write transactions.
+
+    A transaction may use them only while the stored position equals
+    :attr:`position` (:meth:`valid_at`); after it commits, :meth:`keep`
+    takes the documents its projector read or wrote, which then describe the
+    new position. Documents are never changed in place, so they are shared,
+    not copied. At most ``limit`` documents are kept, the least recently
+    kept dropped first.
+    """
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self._limit = limit
+        self._docs: dict[str, Doc | None] = {}
+        self._lock = threading.Lock()
+        self.position: int | None = None
+
+    def valid_at(self, position: int) -> Mapping[str, Doc | None]:
+        """The documents, if they describe ``position``; else nothing (and they are dropped)."""
+        with self._lock:
+            if self.position == position:
+                return self._docs
+            self._docs, self.position = {}, None
+            return {}
+
+    def keep(self, projector: BatchProjector) -> None:
+        """After a commit: the documents ``projector`` read or wrote are now the stored ones."""
+        start = projector.start
+        end = start if projector.position is None else projector.position
+        with self._lock:
+            if self.position != start:
+                self._docs = {}
+            docs = self._docs
+            for key, doc in projector._docs.items():
+                docs.pop(key, None)  # re-inserted last: the most recently used
+                docs[key] = doc
+            if len(docs) > self._limit:
+                for key in list(docs)[: len(docs) - self._limit // 2]:
+                    del docs[key]
+            self.position = end
+
+    def clear(self) -> None:
+        """Forget everything (a rebuild replaced the documents)."""
+        with self._lock:
+            self._docs, self.position = {}, None

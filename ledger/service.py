@@ -30,10 +30,10 @@ from ledger.events import Event, EventDraft, format_time
 from ledger.merkle import (
     append_leaves,
     frontier_ids,
-    leaf_hash,
+    leaf_hashes,
 )
 from ledger.note import Signer, parse_verifier_key
-from ledger.projecting import BatchProjector, event_view
+from ledger.projecting import BatchProjector, DocCache, event_view
 from ledger.service_tree import MerkleOperations
 from ledger.store.protocol import EventStore, Head, WriteTransaction
 from ledger.verification import verify_ledger
@@ -89,6 +89,7 @@ class Ledger(MerkleOperations):
         self.catalogue = catalogue
         # Benchmarks turn this off to price projections and policy.
         self._project = project
+        self._doc_cache = DocCache()
         self.signer = signer
         self.origin = origin or (signer.key_name if signer else "rollout-ledger.local/ledger")
         self._clock = clock
@@ -174,6 +175,8 @@ class Ledger(MerkleOperations):
                 frontier = self._extend_tree(tx, head, new) if self._maintain_tree else None
                 if projector is not None:
                     projector.flush()
+        if projector is not None:
+            self._doc_cache.keep(projector)
         if new:
             self._frontier = frontier
         return outcomes
@@ -239,8 +242,8 @@ class Ledger(MerkleOperations):
         projections existed) are replayed here, under the write lock, so the
         policy is always judged on the state at the head.
         """
-        projector = BatchProjector(tx)
         position = int(tx.get_meta("projection_seq") or 0)
+        projector = BatchProjector(tx, self._doc_cache.valid_at(position), position)
         if position < head.seq:
             for event in self.store.read(position + 1, head.seq):
                 projector.apply(event_view(event))
@@ -279,7 +282,7 @@ class Ledger(MerkleOperations):
             ids = frontier_ids(head.seq)
             found = tx.merkle_nodes(ids)
             hashes = [found[i] for i in ids]
-        result = append_leaves(hashes, head.seq, [leaf_hash(e.body) for e in new])
+        result = append_leaves(hashes, head.seq, leaf_hashes(e.body for e in new))
         tx.insert_merkle_nodes(result.nodes)
         return _Frontier(result.size, new[-1].hash, list(result.frontier))
 
@@ -325,6 +328,7 @@ class Ledger(MerkleOperations):
         project onto half-rebuilt state; readers see the old projections
         until it commits.
         """
+        self._doc_cache.clear()
         with self.store.transaction() as tx:
             tx.reset_projections()
             projector = BatchProjector(tx)

@@ -391,6 +391,17 @@ class RawBatched(Stepper):
         super().close()
 
 
+class RawBatchedLedgerPragmas(RawBatched):
+    """(a') the same, with the ledger's own WAL checkpoint interval (``PRAGMA
+    wal_autocheckpoint``, ledger.store.sqlite): the like-for-like limit."""
+
+    def __init__(self, scratch: Scratch, units: Sequence[Any]) -> None:
+        from ledger.store.sqlite import WAL_AUTOCHECKPOINT_PAGES
+
+        super().__init__(scratch, units)
+        self.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+
+
 class RawSingle(RawBatched):
     """(c) one row per BEGIN IMMEDIATE ... COMMIT; a unit is a block of rows."""
 
@@ -682,6 +693,21 @@ def ledger_verify(path: Path) -> float:
     return seconds
 
 
+def ledger_verify_workers(path: Path, workers: int) -> float:
+    """``verify_ledger`` over ``workers`` processes, in chunks small enough that a
+    200k-event ledger is split (the library default only splits from 2^18 events)."""
+    from ledger.verification import verify_ledger
+
+    store = open_store(path)
+    start = time.perf_counter()
+    report, _ = verify_ledger(store, workers=workers, chunk=1 << 14, min_parallel=0)
+    seconds = time.perf_counter() - start
+    store.close()
+    if not report.ok:
+        raise RuntimeError(f"verify failed: {report}")
+    return seconds
+
+
 def raw_chained_sha256(path: Path) -> float:
     """The floor for verifying: stream (prev_hash, hash, body) in seq order from the same
     file; for each row check hex(SHA-256(body)) == hash and prev_hash == the previous
@@ -886,15 +912,63 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return r
 
     loads: dict[str, str] = {"start": loadavg()}
+    phases = set(args.only)
+    cond["phases"] = sorted(phases)
+    cond["variants"] = list(args.variants)
+    if "batched" in phases:
+        _batched(scratch, payloads, rows, runs, log, add, args.variants)
+    if "file" in phases:
+        loads["file"] = loadavg()
+        _files(scratch, payloads, runs, log, add)
+    if "single" in phases:
+        loads["single"] = loadavg()
+        _single(scratch, payloads, rows, n_single, runs, log, add, args.variants)
+    profiles: list[str] = []
+    if "verify" in phases:
+        loads["verify"] = loadavg()
+        profiles = _verify(scratch, payloads, runs, log, add, args.profile)
+    loads["end"] = loadavg()
+    cond["loadavg"] = loads
+    rss: list[dict[str, Any]] = []
+    base_kb = 0
+    if "rss" in phases:
+        base_kb, rss = _rss(scratch, args, log)
+    shutil.rmtree(scratch.dir, ignore_errors=True)
+    return {
+        "conditions": cond,
+        "results": {
+            k: {**asdict(r), "median_s": r.median, "events_per_s": r.rate}
+            for k, r in results.items()
+        },
+        "verify_rss": {"import_only_mib": round(base_kb / 1024, 1), "runs": rss},
+        "ratios": ratios(results),
+        "costs_us_per_event": costs(results),
+        "profiles": profiles,
+    }
+
+
+_LABELS = {
+    "composed": ("catalogue + projections + tree, as the CLI and API compose it"),
+    "library": "Ledger(store) defaults: projections + tree, no catalogue",
+    "core": "issue-2 core: canonical bytes, hash chain, durable commit, Merkle tree",
+    "core_no_tree": "issue-2 core without the Merkle tree (prices the tree)",
+}
+
+
+def _batched(
+    scratch: Scratch,
+    payloads: Sequence[dict[str, Any]],
+    rows: Sequence[tuple[Any, ...]],
+    runs: int,
+    log: Callable[[str], None],
+    add: Callable[[Result], Result],
+    variants: Sequence[str],
+) -> None:
+    n = len(payloads)
     log("(a), (b), (d): batched appends, interleaved batch by batch")
     row_units = list(batches(rows))
     payload_units = list(batches(payloads))
-    labels = {
-        "composed": ("catalogue + projections + tree, as the CLI and API compose it"),
-        "library": "Ledger(store) defaults: projections + tree, no catalogue",
-        "core": "issue-2 core: canonical bytes, hash chain, durable commit, Merkle tree",
-        "core_no_tree": "issue-2 core without the Merkle tree (prices the tree)",
-    }
+    labels = _LABELS
     ledger_contenders = [
         Contender(
             Result(f"batched_{v}", f"ledger append, 1,000/batch, {v}", n, note=labels[v]),
@@ -902,12 +976,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             payload_units,
         )
         for v in VARIANTS
+        if v in variants
     ]
     for r in interleave(
         [
             Contender(
                 Result("raw_batched", "raw sqlite3 executemany, 1,000/txn", n),
                 lambda u: RawBatched(scratch, u),
+                row_units,
+            ),
+            Contender(
+                Result(
+                    "raw_batched_ledger_pragmas",
+                    "raw sqlite3 executemany, 1,000/txn, ledger's WAL checkpoint interval",
+                    n,
+                    note="informational: the like-for-like limit for the ledger's SQLite settings",
+                ),
+                lambda u: RawBatchedLedgerPragmas(scratch, u),
                 row_units,
             ),
             *ledger_contenders,
@@ -932,8 +1017,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ):
         add(r)
 
+
+def _files(
+    scratch: Scratch,
+    payloads: Sequence[dict[str, Any]],
+    runs: int,
+    log: Callable[[str], None],
+    add: Callable[[Result], Result],
+) -> None:
+    n = len(payloads)
     log("(b) one JSONL file")
-    loads["file"] = loadavg()
     jsonl = scratch.dir / "events.jsonl"
     write_jsonl(jsonl, payloads)
     file_cases = [
@@ -976,8 +1069,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for r in measure(file_cases, runs, log):
         add(r)
 
+
+def _single(
+    scratch: Scratch,
+    payloads: Sequence[dict[str, Any]],
+    rows: Sequence[tuple[Any, ...]],
+    n_single: int,
+    runs: int,
+    log: Callable[[str], None],
+    add: Callable[[Result], Result],
+    variants: Sequence[str],
+) -> None:
+    labels = _LABELS
     log("(c) single-event durable appends, interleaved 50 events at a time")
-    loads["single"] = loadavg()
     block = 50
     single_units = list(batches(payloads[:n_single], block))
     single_row_units = list(batches(rows[:n_single], block))
@@ -1000,6 +1104,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     single_units,
                 )
                 for v in ("composed", "core")
+                if v in variants
             ],
         ],
         runs,
@@ -1008,8 +1113,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ):
         add(r)
 
+
+def _verify(
+    scratch: Scratch,
+    payloads: Sequence[dict[str, Any]],
+    runs: int,
+    log: Callable[[str], None],
+    add: Callable[[Result], Result],
+    with_profile: bool,
+) -> list[str]:
+    n = len(payloads)
     log("(e) verify, interleaved rounds")
-    loads["verify"] = loadavg()
     kept = scratch.path("verify-source")
     build(scratch, payloads, kept)
     for r in measure(
@@ -1024,16 +1138,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 lambda: raw_chained_sha256(kept),
                 lambda: raw_chained_sha256(kept),
             ),
+            Case(
+                Result(
+                    "ledger_verify_2w",
+                    f"ledger verify ({n:,} events, 2 worker processes)",
+                    n,
+                    note="informational: chunks of 2^14 events, process start included",
+                ),
+                lambda: ledger_verify_workers(kept, 2),
+                lambda: ledger_verify_workers(kept, 2),
+            ),
         ],
         runs,
         log,
     ):
         add(r)
-    loads["end"] = loadavg()
-    cond["loadavg"] = loads
 
     profiles: list[str] = []
-    if args.profile:
+    if with_profile:
         log("profiling (cProfile) one batched append and one verify")
         path = scratch.path("profiled")
         profiles.append(
@@ -1042,7 +1164,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         scratch.drop(path)
         profiles.append(profile("ledger verify", n, lambda: ledger_verify(kept)))
     scratch.drop(kept)
+    return profiles
 
+
+def _rss(
+    scratch: Scratch, args: argparse.Namespace, log: Callable[[str], None]
+) -> tuple[int, list[dict[str, Any]]]:
     log("verify memory: rollout-ledger verify in a child process")
     rss: list[dict[str, Any]] = []
     _, base_kb, _, _ = run_cli_peak([])
@@ -1067,19 +1194,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         log(f"  verify {size:,}: {seconds:.1f} s, peak RSS {kb / 1024:.1f} MiB, exit {code}")
         scratch.drop(path)
-
-    shutil.rmtree(scratch.dir, ignore_errors=True)
-    return {
-        "conditions": cond,
-        "results": {
-            k: {**asdict(r), "median_s": r.median, "events_per_s": r.rate}
-            for k, r in results.items()
-        },
-        "verify_rss": {"import_only_mib": round(base_kb / 1024, 1), "runs": rss},
-        "ratios": ratios(results),
-        "costs_us_per_event": costs(results),
-        "profiles": profiles,
-    }
+    return base_kb, rss
 
 
 def costs(results: dict[str, Result]) -> dict[str, float]:
@@ -1120,6 +1235,13 @@ def ratios(results: dict[str, Result]) -> list[dict[str, Any]]:
         ("single composed / raw single", "single_composed", "raw_single", "single_vs_raw_single"),
         ("single core / raw single", "single_core", "raw_single", "single_vs_raw_single"),
         ("verify / raw chained SHA-256", "ledger_verify", "raw_sha", "verify_vs_raw_sha"),
+        (
+            "batched core / raw, ledger's checkpoint interval",
+            "batched_core",
+            "raw_batched_ledger_pragmas",
+            None,
+        ),
+        ("verify, 2 workers / raw chained SHA-256", "ledger_verify_2w", "raw_sha", None),
         ("batched library / raw limit", "batched_library", "raw_batched", None),
         ("batched core, no tree / raw limit", "batched_core_no_tree", "raw_batched", None),
         ("file via CLI / raw limit", "cli_file", "raw_batched", None),
@@ -1212,6 +1334,25 @@ def render(report: dict[str, Any]) -> str:
     return out.getvalue()
 
 
+PHASES = ("batched", "file", "single", "verify", "rss")
+
+
+def _phases(text: str) -> list[str]:
+    chosen = [p.strip() for p in text.split(",") if p.strip()]
+    unknown = sorted(set(chosen) - set(PHASES))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown phase(s) {', '.join(unknown)}")
+    return chosen
+
+
+def _variants(text: str) -> list[str]:
+    chosen = [v.strip() for v in text.split(",") if v.strip()]
+    unknown = sorted(set(chosen) - set(VARIANTS))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown variant(s) {', '.join(unknown)}")
+    return chosen
+
+
 def _sizes(text: str) -> list[int]:
     return [int(s.replace("_", "")) for s in text.split(",") if s.strip()]
 
@@ -1246,10 +1387,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--skip-1m", action="store_true", help="skip the 1M-event verify check")
     parser.add_argument(
+        "--variants",
+        type=_variants,
+        default=list(VARIANTS),
+        help=f"ledger variants to append with (default all: {','.join(VARIANTS)})",
+    )
+    parser.add_argument(
+        "--only",
+        type=_phases,
+        default=list(PHASES),
+        help=f"comma-separated phases to run (default all: {','.join(PHASES)})",
+    )
+    parser.add_argument(
         "--store",
         default="sqlite",
         help="store to benchmark: 'sqlite' (default) or a sqlite:/// URL; "
-        "reserved for PostgreSQL later",
+        "a postgresql:// URL runs scripts/bench_append_postgres.py",
     )
     parser.add_argument(
         "--dir",
@@ -1266,6 +1419,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     store = args.store
+    if store.startswith(("postgresql://", "postgres://")):
+        # The PostgreSQL measures (issue 6) live in their own script; it takes the same flags.
+        from bench_append_postgres import main as postgres_main
+
+        return postgres_main(sys.argv[1:] if argv is None else list(argv))
     if not (store == "sqlite" or store.startswith("sqlite:")):
         parser.exit(
             2,

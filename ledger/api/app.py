@@ -34,6 +34,7 @@ from ledger.api.metrics import Metrics, TimingMiddleware
 from ledger.api.rest import ROUTES
 from ledger.api.settings import Settings
 from ledger.api.state import ApiState
+from ledger.api.viewer import ROUTES as VIEWER_ROUTES
 from ledger.api.webhooks import ROUTES as WEBHOOK_ROUTES
 from ledger.api.webhooks import start_worker
 from ledger.auth import RoleCatalogue
@@ -127,17 +128,22 @@ def create_app(
 
     app = Starlette(
         routes=[
+            # GraphQL first: the router tries routes in order, and it is the busiest.
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
             *ROUTES,
             *INTEGRATION_ROUTES,
             *WEBHOOK_ROUTES,
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
+            *VIEWER_ROUTES,  # last: `/` and `/viewer/` never shadow the API
         ],
         middleware=[
             Middleware(TimingMiddleware, metrics=metrics),
             Middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, on_reject=state.reject),
             Middleware(
-                AuthenticationMiddleware, backend=TokenBackend(ledger.store), on_error=on_auth_error
+                AuthenticationMiddleware,
+                # Inline lookups where reads never wait for the writer (SQLite readers).
+                backend=TokenBackend(state.reads, inline=hasattr(ledger.store, "reader")),
+                on_error=on_auth_error,
             ),
         ],
         exception_handlers={

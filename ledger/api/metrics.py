@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -95,6 +96,8 @@ class TimingMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        # Bounded: routes are templates (or "unmatched"), methods and statuses few.
+        self._series: dict[tuple[str, str, int], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -115,6 +118,10 @@ class TimingMiddleware:
             # The router writes the matched route into the shared scope dict;
             # unmatched paths share one label so scanners cannot blow up the series.
             route = getattr(scope.get("route"), "path", "unmatched")
-            self.metrics.latency.labels(route, scope["method"], str(status)).observe(
-                time.perf_counter() - start
-            )
+            key = (route, scope["method"], status)
+            series = self._series.get(key)
+            if series is None:  # labels() per request costs more than the observation
+                series = self._series[key] = self.metrics.latency.labels(
+                    route, scope["method"], str(status)
+                )
+            series.observe(time.perf_counter() - start)

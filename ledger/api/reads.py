@@ -6,7 +6,7 @@ All functions here block (they read the store); callers run them in a threadpool
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from ledger.checkpoint import parse_checkpoint_body
@@ -19,6 +19,7 @@ __all__ = [
     "SCAN_LIMIT",
     "CurrentCheckpoint",
     "EventFilter",
+    "EventRow",
     "Page",
     "current_checkpoint",
     "decode_cursor",
@@ -75,9 +76,13 @@ class EventFilter:
         return not self.types and not self.subjects
 
     def accept(self, event: Event) -> bool:
-        if self.types and not any(_type_matches(p, event.type) for p in self.types):
+        return self.accepts(event.type, event.subject)
+
+    def accepts(self, event_type: str, subject: str) -> bool:
+        """Whether an event of this type and subject matches."""
+        if self.types and not any(_type_matches(p, event_type) for p in self.types):
             return False
-        return not self.subjects or any(_subject_matches(p, event.subject) for p in self.subjects)
+        return not self.subjects or any(_subject_matches(p, subject) for p in self.subjects)
 
 
 def _type_matches(pattern: str, event_type: str) -> bool:
@@ -92,19 +97,38 @@ def _subject_matches(pattern: str, subject: str) -> bool:
     return "@" not in pattern and subject.startswith(pattern + "@")
 
 
+EventRow = tuple[int, str, str, str, str, str, str, str, str, bytes]
+"""An event as a tuple of its fields in ``Event`` order (seq, id, type, subject, actor,
+occurred_at, recorded_at, prev_hash, hash, body)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Page:
     """One page of events after a seq.
 
     Attributes:
-        events: the matching events, in seq order.
+        rows: the matching events as ``EventRow`` tuples, in seq order (a
+            page builds no ``Event`` objects: a store's ``read_rows`` when it
+            has one, otherwise its events' fields).
         has_next: more events may match after ``end_seq``.
         end_seq: the last seq this page looked at (the next page starts after it).
     """
 
-    events: list[Event]
+    rows: list[EventRow]
     has_next: bool
     end_seq: int
+
+
+def _rows(store: EventStore, start: int, end: int) -> Iterator[EventRow]:
+    read_rows = getattr(store, "read_rows", None)
+    if read_rows is not None:
+        yield from read_rows(start, end)
+        return
+    for e in store.read(start, end):
+        yield (
+            e.seq, e.id, e.type, e.subject, e.actor,
+            e.occurred_at, e.recorded_at, e.prev_hash, e.hash, e.body,
+        )  # fmt: skip
 
 
 def page_events(
@@ -120,14 +144,14 @@ def page_events(
     head = store.head().seq
     if where.is_empty:
         end = min(head, after + first)
-        events = list(store.read(after + 1, end)) if end > after else []
-        return Page(events, end < head, end if events else after)
-    matched: list[Event] = []
+        rows = list(_rows(store, after + 1, end)) if end > after else []
+        return Page(rows, end < head, end if rows else after)
+    matched: list[EventRow] = []
     last = after
-    for event in store.read(after + 1, min(head, after + scan_limit)):
-        last = event.seq
-        if where.accept(event):
-            matched.append(event)
+    for row in _rows(store, after + 1, min(head, after + scan_limit)):
+        last = row[0]
+        if where.accepts(row[2], row[3]):
+            matched.append(row)
             if len(matched) == first:
                 break
     return Page(matched, last < head, last)

@@ -7,20 +7,28 @@ Every store call runs in the threadpool so the event loop never waits on SQLite.
 
 from __future__ import annotations
 
+import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ledger.api.auth import principal_of, require
-from ledger.api.ingest import append_drafts, parse_batch
+from ledger.api.ingest import append_body
 from ledger.api.metrics import CONTENT_TYPE
 from ledger.api.reads import signed_checkpoint
 from ledger.api.state import ApiState
 from ledger.auth import Scope
 from ledger.errors import BadRequest, StoreError
 
-__all__ = ["ROUTES"]
+__all__ = ["ROUTES", "ORJSONResponse"]
+
+
+class ORJSONResponse(JSONResponse):
+    """``JSONResponse`` with orjson: the same compact UTF-8 bytes, several times faster."""
+
+    def render(self, content: object) -> bytes:
+        return orjson.dumps(content)
 
 
 def _state(request: Request) -> ApiState:
@@ -51,9 +59,9 @@ async def post_events(request: Request) -> Response:
     state = _allow(request, Scope.APPEND)
     principal = principal_of(request)
     assert principal is not None
-    drafts = parse_batch(await request.body(), request.headers.get("content-type", ""))
-    acks = await append_drafts(state, principal, drafts)
-    return JSONResponse(
+    body = await request.body()
+    acks = await append_body(state, principal, body, request.headers.get("content-type", ""))
+    return ORJSONResponse(
         {"events": [{"seq": a.seq, "hash": a.hash, "id": a.id, "created": a.created} for a in acks]}
     )
 
@@ -89,7 +97,7 @@ async def healthz(request: Request) -> Response:
     """Liveness and store reachability; open to all (load balancers carry no token)."""
     state = _state(request)
     try:
-        head = await run_in_threadpool(state.ledger.head)
+        head = await run_in_threadpool(state.reads.head)
     except StoreError as error:
         return JSONResponse(
             {"status": "unavailable", "error": {"code": error.code, "message": error.message}},

@@ -10,7 +10,18 @@ from collections.abc import Sequence
 
 import click
 
-from ledger.cli import demo, events, migrate, offline, serve, tokens, tree, webhooks
+from ledger.cli import (
+    demo,
+    events,
+    exports,
+    migrate,
+    offline,
+    review,
+    serve,
+    tokens,
+    tree,
+    webhooks,
+)
 from ledger.cli._common import Context
 
 __all__ = ["cli", "main"]
@@ -37,7 +48,7 @@ def cli(ctx: click.Context, db: str, key_dir: str | None) -> None:
     ctx.obj = Context(db, key_dir)
 
 
-for module in (events, tree, offline, tokens, serve, demo, migrate, webhooks):
+for module in (events, tree, offline, tokens, serve, demo, migrate, webhooks, exports, review):
     for command in module.COMMANDS:
         cli.add_command(command)
 

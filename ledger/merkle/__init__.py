@@ -21,6 +21,7 @@ from ledger.merkle.hashing import (
     LEAF_PREFIX,
     NODE_PREFIX,
     leaf_hash,
+    leaf_hashes,
     node_hash,
 )
 from ledger.merkle.proofs import (
@@ -61,6 +62,7 @@ __all__ = [
     "inclusion_node_ids",
     "inclusion_proof",
     "leaf_hash",
+    "leaf_hashes",
     "node_hash",
     "root",
     "root_from_frontier",

@@ -212,7 +212,7 @@ def _retraining(ctx: Context) -> None:
     model["retraining"] = [*dict_list(model.get("retraining")), trigger]
     parts = version_parts(get_str(ctx.data, "version") or "")
     if parts is not None:
-        write_version(ctx, *parts)  # only its history records the signal
+        ctx.touch(version_key(*parts))  # only its history records the signal
 
 
 def _denied(ctx: Context) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from ledger.projections._docs import env_status
 from ledger.projections._json import as_dict, dict_list, get_num, get_str
 from ledger.projections.base import Doc, Edge, Effects, EventView, StatusInterval
 
@@ -30,6 +29,7 @@ class Context:
         self.time = event["recorded_at"]
         self._docs = docs
         self._written: dict[str, Doc] = {}
+        self._touched: list[str] = []
         self._intervals: list[StatusInterval] = []
 
     def get(self, key: str) -> Doc | None:
@@ -49,6 +49,15 @@ class Context:
             self._written[key] = doc
         return doc
 
+    def touch(self, key: str) -> None:
+        """Record this event in the history of ``key`` without reading or changing the document.
+
+        For facts that only *name* a document (an alert on a version): the
+        document need not be fetched, copied and rewritten to get the row.
+        """
+        if key not in self._touched:
+            self._touched.append(key)
+
     def entry(self, **fields: object) -> dict[str, object]:
         """A list entry stamped with this event's seq, hash and time."""
         return {"seq": self.seq, "hash": self.event["hash"], "time": self.time, **fields}
@@ -63,8 +72,13 @@ class Context:
         strategy: str | None,
     ) -> None:
         """Give (version, environment) a status in ``model_doc``; emit an interval if it changed."""
-        old = env_status(model_doc, version, environment)
-        if old is not None and (
+        versions = dict_list(model_doc.get("versions"))
+        # One pass: stage changes at 100% call this for every version of the model.
+        index = next((i for i, e in enumerate(versions) if e.get("version") == version), None)
+        entry = new_version_entry(version) if index is None else versions[index]
+        statuses = as_dict(entry.get("status"))
+        old = statuses.get(environment)
+        if isinstance(old, dict) and (
             get_str(old, "status") == status
             and get_num(old, "exposure") == exposure
             and get_str(old, "strategy") == strategy
@@ -77,15 +91,12 @@ class Context:
             "seq": self.seq,
             "time": self.time,
         }
-        versions = dict_list(model_doc.get("versions"))
-        if not any(get_str(e, "version") == version for e in versions):
-            versions = [*versions, new_version_entry(version)]
-        model_doc["versions"] = [
-            {**e, "status": {**as_dict(e.get("status")), environment: now}}
-            if get_str(e, "version") == version
-            else e
-            for e in versions
-        ]
+        changed = {**entry, "status": {**statuses, environment: now}}
+        if index is None:
+            versions.append(changed)  # dict_list made a new list: the document's is untouched
+        else:
+            versions[index] = changed
+        model_doc["versions"] = versions
         model = get_str(model_doc, "name") or ""
         self._intervals.append(
             StatusInterval(
@@ -95,7 +106,10 @@ class Context:
 
     def effects(self, edges: list[Edge]) -> Effects:
         """The finished effects."""
-        return Effects(docs=dict(self._written), intervals=list(self._intervals), edges=edges)
+        touched = [k for k in self._touched if k not in self._written]
+        return Effects(
+            docs=dict(self._written), intervals=list(self._intervals), edges=edges, touched=touched
+        )
 
 
 def new_version_entry(version: str, registered_seq: int | None = None) -> dict[str, object]:

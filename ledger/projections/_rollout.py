@@ -15,7 +15,13 @@ from ledger.projections._docs import env_status, exposure_of
 from ledger.projections._json import as_dict, dict_list, get_bool, get_int, get_num, get_str
 from ledger.projections._time import add_minutes, normalize
 from ledger.projections.base import LIVE_STATUSES, Doc
-from ledger.projections.keys import POLICY_INDEX_KEY, deployment_parts, model_key, version_parts
+from ledger.projections.keys import (
+    POLICY_INDEX_KEY,
+    deployment_parts,
+    model_key,
+    version_key,
+    version_parts,
+)
 from ledger.projections.rules import SEVERITY_RANK, crossed_threshold, policy_for
 from ledger.refs import parse_ref
 
@@ -63,7 +69,8 @@ def _retire_others(ctx: Context, model: Doc, env: str, keep: set[str], status: s
     """Move every other version with traffic in ``env`` to ``status`` (``replaced``)."""
     for entry in dict_list(model.get("versions")):
         other = get_str(entry, "version")
-        if other is not None and other not in keep and _status(model, other, env) in LIVE_STATUSES:
+        now = as_dict(as_dict(entry.get("status")).get(env))
+        if other is not None and other not in keep and get_str(now, "status") in LIVE_STATUSES:
             ctx.set_status(model, other, env, status, 0.0, None)
 
 
@@ -160,7 +167,7 @@ def _rollback(ctx: Context) -> None:
     env = get_str(dep, "environment") or deployment_parts(ctx.event["subject"])[1]
     verifying = ctx.event["type"] == "rollback.verified"
     for parts in (source, target):
-        write_version(ctx, *parts)  # records the event in both versions' histories
+        ctx.touch(version_key(*parts))  # records the event in both versions' histories
     if verifying:
         rollback_seq = get_int(ctx.data, "rollback_seq")
         passed, found = get_bool(ctx.data, "passed"), False
@@ -212,7 +219,7 @@ def _rollback(ctx: Context) -> None:
 def _alert(ctx: Context) -> None:
     parts = version_parts(get_str(ctx.data, "version") or "")
     if parts is not None:
-        write_version(ctx, *parts)  # only its history records the alert
+        ctx.touch(version_key(*parts))  # only its history records the alert
     alert_id = get_str(ctx.data, "alert_id") or ""
     alerts = as_dict((ctx.get(ctx.event["subject"]) or {}).get("open_alerts"))
     closed = as_dict(alerts.get(alert_id))

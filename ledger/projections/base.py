@@ -129,8 +129,11 @@ class Effects:
         edges: lineage edges, explicit and implied, in order. An edge may
             repeat one already recorded; stores and graphs keep the first
             ``(source, target, relation)`` only.
+        touched: keys of documents the event concerns without changing them;
+            their history records it (as it does for every key in ``docs``).
     """
 
     docs: dict[str, Doc] = field(default_factory=dict)
     intervals: list[StatusInterval] = field(default_factory=list)
     edges: list[Edge] = field(default_factory=list)
+    touched: list[str] = field(default_factory=list)

@@ -96,6 +96,11 @@ def _version_keys(data: Mapping[str, object], *fields: str) -> list[str]:
     return keys
 
 
+def _model_keys(data: Mapping[str, object], field: str) -> list[str]:
+    parts = version_parts(get_str(data, field) or "")
+    return [] if parts is None else [model_key(parts[0])]
+
+
 def keys_for(event: EventView) -> list[str]:
     """Every document key ``event`` may read or change, without duplicates.
 
@@ -110,7 +115,7 @@ def keys_for(event: EventView) -> list[str]:
     if kind in ("model.registered", "model.retired"):
         keys = [model_key(ref.name)]
     elif kind == "retraining.triggered":
-        keys = [model_key(ref.name), *_version_keys(data, "version")]
+        keys = [model_key(ref.name)]  # the version is only touched (history)
     elif kind in ("model.version.registered", "deployment.decided"):
         keys = [subject, *([own] if own else [])]
     elif kind == "policy.defined":
@@ -120,12 +125,16 @@ def keys_for(event: EventView) -> list[str]:
         keys = [subject] if ref.kind == "model" else _version_keys(draft, "version")[:1]
     elif kind == "rollout.stage.changed":
         keys = [subject, *_version_keys(data, "version"), POLICY_INDEX_KEY]
-    elif kind in ("rollback.executed", "rollback.verified"):
+    elif kind == "rollback.executed":
         keys = [subject, *_version_keys(data, "from_version", "to_version")]
-    elif kind in ("alert.raised", "alert.resolved"):
-        keys = [subject, *_version_keys(data, "version")]
-        if kind == "alert.raised":
-            keys += [model_key(deployment_parts(subject)[0]), POLICY_INDEX_KEY]
+    elif kind == "rollback.verified":
+        keys = [subject]  # the versions are only touched (history)
+    elif kind == "alert.resolved":
+        keys = [subject]
+    elif kind == "alert.raised":
+        # The version is only touched; its model (or the deployment's) gives the policy.
+        keys = [subject, *_model_keys(data, "version")]
+        keys += [model_key(deployment_parts(subject)[0]), POLICY_INDEX_KEY]
     else:  # facts about the subject alone: tests, approvals, datasets, incidents
         keys = [subject]
     return list(dict.fromkeys(keys))

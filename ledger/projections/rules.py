@@ -171,7 +171,31 @@ def policy_for(
     definition = as_dict(as_dict(policies.get("current")).get(ref))
     if not definition:
         return None
-    return Policy.from_definition(ref, definition, get_int(definition, "seq") or 0)
+    return _parsed(ref, definition)
+
+
+_PARSED: dict[int, tuple[str, Mapping[str, object], Policy]] = {}
+_PARSED_MAX = 256
+
+
+def _parsed(ref: str, definition: Mapping[str, object]) -> Policy:
+    """``Policy.from_definition``, memoised by the identity of the definition object.
+
+    Documents are never changed in place (see ``_context``), so one parsed
+    index document keeps handing out the same definition objects, and every
+    stage change, decision and alert it judges would re-parse them otherwise.
+    The memo holds the definition itself, so its id cannot be reused while
+    it is remembered; a different object, even an equal one, is parsed anew.
+    """
+    key = id(definition)
+    hit = _PARSED.get(key)
+    if hit is not None and hit[1] is definition and hit[0] == ref:
+        return hit[2]
+    policy = Policy.from_definition(ref, definition, get_int(definition, "seq") or 0)
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
+    _PARSED[key] = (ref, definition, policy)
+    return policy
 
 
 def stage_expires_at(

@@ -38,13 +38,11 @@ from __future__ import annotations
 
 import threading
 import zlib
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import LiteralString
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager, suppress
 
 import psycopg
 import psycopg_pool
-from psycopg import conninfo as _conninfo
 from psycopg.rows import TupleRow
 
 from ledger.events import Event
@@ -56,10 +54,12 @@ from ledger.store.postgres_rows import (
     PostgresTransaction,
     copy_nodes,
     fetch_nodes,
+    find_events,
     get_meta,
     read_head,
 )
 from ledger.store.postgres_schema import append_only_trigger, migrate
+from ledger.store.postgres_session import CONNECT_TIMEOUT_S, configure, describe, redact, translated
 from ledger.store.protocol import Head, NodeId, StoredCheckpoint, StoreError, TokenRecord
 
 __all__ = ["APPEND_LOCK", "PostgresStore"]
@@ -68,53 +68,7 @@ APPEND_LOCK = 0x4C454447
 """Advisory lock class ('LEDG') every write transaction takes; the object key is the schema's."""
 
 POOL_MAX = 8
-CONNECT_TIMEOUT_S = 15.0
 READ_PAGE = 1000
-IDLE_IN_TX_TIMEOUT_MS = 120_000
-
-
-def _describe(exc: psycopg.Error) -> str:
-    primary = exc.diag.message_primary if exc.diag is not None else None
-    return (primary or str(exc) or type(exc).__name__).strip().splitlines()[0]
-
-
-@contextmanager
-def _translated(what: str) -> Iterator[None]:
-    """Turn any psycopg error into a StoreError naming what we were doing."""
-    try:
-        yield
-    except psycopg.Error as exc:
-        raise StoreError(f"{what}: {_describe(exc)}") from None
-
-
-def _redact(url: str) -> str:
-    """host:port/dbname for messages; never the password."""
-    try:
-        params = _conninfo.conninfo_to_dict(url)
-    except psycopg.Error:
-        return "postgresql://…"
-    host, port, db = params.get("host", ""), params.get("port", ""), params.get("dbname", "")
-    return f"postgresql://{host}{':' if port else ''}{port}/{db}"
-
-
-def _configure(conn: Conn) -> None:
-    """Session settings every pooled connection needs, whatever the server defaults are."""
-    # Write transactions must take a fresh snapshot per statement (see the
-    # module docstring), whatever default_transaction_isolation says.
-    conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
-    row = conn.execute(
-        "SELECT current_setting('synchronous_commit'),"
-        " current_setting('idle_in_transaction_session_timeout')"
-    ).fetchone()
-    if row is None:  # pragma: no cover - SELECT of two settings always returns a row
-        return
-    if row[0] == "off":
-        conn.execute("SET synchronous_commit = on")
-    if row[1] == "0":
-        # A client that dies mid-append without closing its socket would hold
-        # the append lock until TCP gives up; the server ends such a
-        # transaction (and frees the lock) after this much idleness instead.
-        conn.execute(f"SET idle_in_transaction_session_timeout = {IDLE_IN_TX_TIMEOUT_MS}")
 
 
 class PostgresStore:
@@ -131,7 +85,7 @@ class PostgresStore:
 
     def __init__(self, url: str, *, max_connections: int = POOL_MAX) -> None:
         self.url = url
-        self._where = _redact(url)
+        self._where = redact(url)
         self._local = threading.local()
         self._listener: AppendListener | None = None
         self._listener_lock = threading.Lock()
@@ -142,7 +96,7 @@ class PostgresStore:
             with psycopg.connect(
                 url, autocommit=True, connect_timeout=int(CONNECT_TIMEOUT_S)
             ) as conn:
-                _configure(conn)
+                configure(conn)
                 row = conn.execute("SELECT current_schema()").fetchone()
                 if row is None or row[0] is None:
                     raise StoreError(
@@ -154,20 +108,21 @@ class PostgresStore:
                 # One lock key per schema: ledgers in different schemas of one
                 # database append in parallel; a ledger's own writers queue up.
                 self._lock_key = zlib.crc32(self.schema.encode()) - 2**31
+                self._lock = (APPEND_LOCK, self._lock_key)
                 migrate(conn, self._lock_key)
             self._pool: psycopg_pool.ConnectionPool[Conn] = psycopg_pool.ConnectionPool(
                 url,
                 min_size=1,
                 max_size=max(2, max_connections),
                 kwargs={"autocommit": True},
-                configure=_configure,
+                configure=configure,
                 open=True,
                 name="rollout-ledger",
                 timeout=CONNECT_TIMEOUT_S,
             )
         except psycopg.Error as exc:
             raise StoreError(
-                f"cannot open PostgreSQL store {self._where}: {_describe(exc)}"
+                f"cannot open PostgreSQL store {self._where}: {describe(exc)}"
             ) from None
 
     def __repr__(self) -> str:
@@ -180,31 +135,53 @@ class PostgresStore:
         Reusing the write transaction's connection matters: the service reads
         (catch-up, rebuild) while it holds the append lock, and with as many
         threads as pooled connections all queued on the lock, a second
-        connection might never come.
+        connection might never come. The transaction first sends the rows it
+        keeps back, so such a read sees them.
         """
-        active: Conn | None = getattr(self._local, "conn", None)
-        with _translated(what):
+        active: PostgresTransaction | None = getattr(self._local, "tx", None)
+        with translated(what):
             if active is not None:
-                yield active
+                active.flush()
+                yield active.conn
                 return
             with self._pool.connection() as conn:
                 yield conn
 
     @contextmanager
     def _write(self, what: str) -> Iterator[Conn]:
-        """One transaction holding the append lock; commit on exit (durably), roll back on error."""
+        """One transaction holding the append lock; commit on exit (durably), roll back on error.
+
+        Inside this thread's open write transaction it is a savepoint of it.
+        """
         with self._conn(what) as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (APPEND_LOCK, self._lock_key))
-            outer, self._local.conn = getattr(self._local, "conn", None), conn
+            conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", self._lock)
+            outer = getattr(self._local, "tx", None)
+            self._local.tx = tx = PostgresTransaction(conn, self._lock, started=True)
             try:
                 yield conn
+                tx.flush()
             finally:
-                self._local.conn = outer
+                self._local.tx = outer
 
     @contextmanager
     def transaction(self) -> Iterator[PostgresTransaction]:
-        with self._write("append failed") as conn:
-            yield PostgresTransaction(conn)
+        if getattr(self._local, "tx", None) is not None:
+            # Nested in this thread's write transaction: a savepoint of it.
+            with self._write("append failed"):
+                yield self._local.tx
+            return
+        with self._conn("append failed") as conn:
+            tx = PostgresTransaction(conn, self._lock)
+            self._local.tx = tx
+            try:
+                yield tx
+                tx.commit()
+            except BaseException:
+                with suppress(psycopg.Error):
+                    tx.rollback()
+                raise
+            finally:
+                self._local.tx = None
 
     def head(self) -> Head:
         with self._conn("cannot read the head") as conn:
@@ -353,15 +330,21 @@ class PostgresStore:
         model: str | None = None,
         at_time: str | None = None,
         at_seq: int | None = None,
+        statuses: Collection[str] | None = None,
     ) -> list[tuple[object, ...]]:
-        """Status intervals, optionally those in force at a time or seq.
+        """Status intervals, optionally those in force at a time or seq, or with these statuses.
 
         Rows are (model, version, environment, status, exposure, strategy,
         seq, time, end_seq, end_time), ordered by seq.
         """
         with self._conn("cannot read projections") as conn:
             return proj.status_intervals(
-                conn, environment=environment, model=model, at_time=at_time, at_seq=at_seq
+                conn,
+                environment=environment,
+                model=model,
+                at_time=at_time,
+                at_seq=at_seq,
+                statuses=statuses,
             )
 
     def edges(self, after_seq: int = 0) -> Iterator[proj.EdgeRow]:
@@ -389,38 +372,17 @@ class PostgresStore:
 
         Times filter ``occurred_at`` (RFC 3339 UTC strings compare in time order).
         """
-        where: list[LiteralString] = ["seq > %s"]
-        args: list[object] = [after_seq]
-        if until_seq is not None:
-            where.append("seq <= %s")
-            args.append(until_seq)
-        if subjects is not None:
-            if not subjects:
-                return []
-            where.append("subject = ANY(%s)")
-            args.append(list(subjects))
-        if types is not None:
-            if not types:
-                return []
-            where.append("type = ANY(%s)")
-            args.append(list(types))
-        # RFC 3339 UTC strings in the ledger's one format compare in time order
-        # byte by byte; "C" matches the expression index of migration 2.
-        if time_from is not None:
-            where.append('occurred_at COLLATE "C" >= %s')
-            args.append(time_from)
-        if time_to is not None:
-            where.append('occurred_at COLLATE "C" <= %s')
-            args.append(time_to)
-        args.append(limit)
         with self._conn("cannot search events") as conn:
-            cursor = conn.cursor(binary=True)
-            cursor.execute(
-                f"SELECT {EVENT_COLUMNS} FROM events WHERE {' AND '.join(where)}"
-                " ORDER BY seq LIMIT %s",
-                args,
+            return find_events(
+                conn,
+                subjects=subjects,
+                types=types,
+                after_seq=after_seq,
+                until_seq=until_seq,
+                time_from=time_from,
+                time_to=time_to,
+                limit=limit,
             )
-            return [Event(*r) for r in cursor]
 
     def add_token(self, token: TokenRecord) -> None:
         with self._conn("cannot store the token") as conn:

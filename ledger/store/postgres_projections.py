@@ -7,11 +7,17 @@ together with the tracking position (meta ``projection_seq``).
 Keys, refs and times are compared in the "C" collation (byte order), the
 order SQLite uses, so range scans and ``ORDER BY`` give the same answers on
 both backends whatever the database's default collation is.
+
+"What served environment E at time T" must not scan every interval that began
+before T (non-serving statuses such as ``replaced`` stay open for good), so
+migration 5 adds partial GiST indexes over the serving intervals' ``[time,
+end_time)`` (a range of "C"-collated text, so containment is exactly the
+string comparison the other reads use) and ``[seq, end_seq)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import LiteralString
 
 import psycopg
@@ -21,6 +27,7 @@ __all__ = [
     "HISTORY_DDL",
     "PROJECTION_DDL",
     "PROJECTION_TABLES",
+    "SERVING_DDL",
     "EdgeRow",
     "IntervalRow",
     "docs_with_prefix",
@@ -90,6 +97,31 @@ PROJECTION_DDL: list[LiteralString] = [
 ]
 """The projection tables, as migration 2 creates them and ``reset_projections`` re-creates them."""
 
+_SERVING_SQL: LiteralString = "status IN ('canary', 'production')"
+"""The serving statuses (``SERVING_STATUSES``), literally: the partial indexes' predicate."""
+
+_TIME_SPAN: LiteralString = "ledger_time_span(time, end_time)"
+_SEQ_SPAN: LiteralString = "int8range(seq, end_seq, '[)')"
+
+_SERVING_INDEXES: list[LiteralString] = [
+    f"CREATE INDEX proj_status_serving_time ON proj_status USING gist ({_TIME_SPAN})"
+    f" WHERE {_SERVING_SQL}",
+    f"CREATE INDEX proj_status_serving_seq ON proj_status USING gist ({_SEQ_SPAN})"
+    f" WHERE {_SERVING_SQL}",
+]
+
+SERVING_DDL: list[LiteralString] = [
+    'CREATE TYPE ledger_text_range AS RANGE (subtype = text, collation = "C")',
+    # [time, end_time); an end before the start (a clock stepping back) is an
+    # empty range, as the string test "time <= T < end_time" makes it.
+    """CREATE FUNCTION ledger_time_span(lo text, hi text) RETURNS ledger_text_range
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE
+        RETURN ledger_text_range(lo,
+            CASE WHEN hi COLLATE "C" < lo COLLATE "C" THEN lo ELSE hi END, '[)')""",
+    *_SERVING_INDEXES,
+]
+"""Migration 5: the as-of indexes over serving intervals (see the module docstring)."""
+
 _Conn = psycopg.Connection[TupleRow]
 _EDGE_COLUMNS: LiteralString = "source, target, relation, seq, time"
 
@@ -113,7 +145,7 @@ def reset_projections(conn: _Conn) -> None:
     """Drop and re-create the projection tables, tracking position 0 (caller holds the lock)."""
     for table in PROJECTION_TABLES:
         conn.execute(f"DROP TABLE IF EXISTS {table}")
-    for statement in PROJECTION_DDL:
+    for statement in [*PROJECTION_DDL, *_SERVING_INDEXES]:
         conn.execute(statement)
     set_meta(conn, "projection_seq", "0")
 
@@ -191,9 +223,20 @@ def status_intervals(
     model: str | None,
     at_time: str | None,
     at_seq: int | None,
+    statuses: Collection[str] | None = None,
 ) -> list[tuple[object, ...]]:
     where: list[LiteralString] = []
     args: list[object] = []
+    serving_only = statuses is not None and set(statuses) <= {"canary", "production"}
+    if serving_only and (at_time is not None or at_seq is not None):
+        # Spelled as the partial GiST indexes are, so the planner can use them.
+        where.append(_SERVING_SQL)
+        if at_time is not None:
+            where.append(f"{_TIME_SPAN} @> %s::text")
+            args.append(at_time)
+        if at_seq is not None:
+            where.append(f"{_SEQ_SPAN} @> %s::bigint")
+            args.append(at_seq)
     if environment is not None:
         where.append("environment = %s")
         args.append(environment)
@@ -206,6 +249,9 @@ def status_intervals(
     if at_seq is not None:
         where.append("seq <= %s AND (end_seq IS NULL OR end_seq > %s)")
         args += [at_seq, at_seq]
+    if statuses is not None:
+        where.append("status = ANY(%s)")
+        args.append(sorted(set(statuses)))
     query: LiteralString = (
         "SELECT model, version, environment, status, exposure, strategy, seq, time,"
         " end_seq, end_time FROM proj_status"

@@ -16,7 +16,7 @@ import psycopg
 from psycopg.rows import TupleRow
 
 from ledger.errors import StoreError
-from ledger.store.postgres_projections import HISTORY_DDL, PROJECTION_DDL
+from ledger.store.postgres_projections import HISTORY_DDL, PROJECTION_DDL, SERVING_DDL
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "append_only_trigger", "migrate"]
 
@@ -108,11 +108,14 @@ _V3: list[LiteralString] = [
 
 _V4: list[LiteralString] = [HISTORY_DDL]
 
+_V5: list[LiteralString] = [*SERVING_DDL]
+
 MIGRATIONS: Sequence[tuple[int, Sequence[LiteralString]]] = [
     (1, _V1),
     (2, _V2),
     (3, _V3),
     (4, _V4),
+    (5, _V5),
 ]
 """(version, statements) in order; append new versions, never edit old ones."""
 

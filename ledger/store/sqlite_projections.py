@@ -3,22 +3,36 @@
 They are derived data, rebuilt from the events by ``rollout-ledger rebuild``,
 so unlike the events they may be updated; they are written in the append's
 transaction together with the tracking position (meta ``projection_seq``).
+
+"What served environment E at time T" must not scan every interval that
+began before T (non-serving statuses such as ``replaced`` stay open for
+good), so the serving intervals (``canary``, ``production``) are also kept in
+an R*Tree, ``proj_serving``: ``[t0, t1)`` in seconds since the Unix epoch and
+``[s0, s1)`` in seqs, open ends at ``_OPEN``. R*Tree coordinates are 32-bit
+floats rounded outwards, and times get a second of slack either side, so the
+tree yields a superset that the exact test on ``proj_status`` then trims.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from datetime import datetime
+
+from ledger.projections.base import SERVING_STATUSES
 
 __all__ = [
     "PROJECTION_TABLES",
     "SCHEMA_V2",
+    "SCHEMA_V3",
     "EdgeRow",
     "IntervalRow",
     "add_edges",
     "add_intervals",
     "get_docs",
     "put_docs",
+    "status_intervals",
 ]
 
 IntervalRow = tuple[str, str, str, str, float, str | None, int, str]
@@ -27,7 +41,17 @@ IntervalRow = tuple[str, str, str, str, float, str | None, int, str]
 EdgeRow = tuple[str, str, str, int, str]
 """(source, target, relation, seq, time)."""
 
-PROJECTION_TABLES = ("proj_docs", "proj_status", "proj_edges", "proj_history")
+PROJECTION_TABLES = ("proj_docs", "proj_status", "proj_edges", "proj_history", "proj_serving")
+
+_OPEN = 1e12
+"""The far end of an open interval, in seconds and in seqs."""
+
+_SLACK_S = 1.0
+"""Seconds added either side of a time in ``proj_serving`` (see the module docstring)."""
+
+_SERVING_DDL = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS proj_serving USING rtree(id, t0, t1, s0, s1, +environment)"
+)
 
 SCHEMA_V2 = [
     """CREATE TABLE IF NOT EXISTS proj_docs (
@@ -68,7 +92,33 @@ SCHEMA_V2 = [
         seq INTEGER NOT NULL,
         PRIMARY KEY (key, seq)
     ) WITHOUT ROWID""",
+    _SERVING_DDL,
 ]
+"""Every projection table as it stands (``IF NOT EXISTS``): migration 2, ``reset_projections``."""
+
+SCHEMA_V3 = [
+    _SERVING_DDL,
+    # Files migrated from version 2 index the serving intervals they already hold.
+    f"""INSERT INTO proj_serving (id, t0, t1, s0, s1, environment)
+        SELECT id, (julianday(time) - 2440587.5) * 86400 - {_SLACK_S},
+            coalesce((julianday(end_time) - 2440587.5) * 86400 + {_SLACK_S}, {_OPEN}),
+            seq, coalesce(end_seq, {_OPEN}), environment
+        FROM proj_status
+        WHERE status IN ('canary', 'production') AND id NOT IN (SELECT id FROM proj_serving)""",
+]
+"""Migration 3: the R*Tree of serving intervals (files at version 2)."""
+
+_LEDGER_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z")
+
+
+def _seconds(time: str) -> float | None:
+    """Seconds since the Unix epoch of a ledger time (``...Z``); None for any other form."""
+    if _LEDGER_TIME.fullmatch(time) is None:
+        return None
+    try:
+        return datetime.fromisoformat(time[:-1] + "+00:00").timestamp()
+    except ValueError:
+        return None
 
 
 def get_docs(conn: sqlite3.Connection, keys: Sequence[str]) -> dict[str, bytes]:
@@ -95,19 +145,101 @@ def put_docs(conn: sqlite3.Connection, docs: Sequence[tuple[str, bytes, int]]) -
 
 
 def add_intervals(conn: sqlite3.Connection, rows: Sequence[IntervalRow]) -> None:
-    """Open each interval, closing the open one of the same (model, version, environment)."""
+    """Open each interval, closing the open one of the same (model, version, environment).
+
+    Serving intervals are mirrored in ``proj_serving`` (see the module docstring).
+    """
     for row in rows:
-        model, version, environment, _status, _exposure, _strategy, seq, time = row
-        conn.execute(
+        model, version, environment, status, _exposure, _strategy, seq, time = row
+        seconds = _seconds(time)
+        closed = conn.execute(
             "UPDATE proj_status SET end_seq = ?, end_time = ?"
-            " WHERE model = ? AND version = ? AND environment = ? AND end_seq IS NULL",
+            " WHERE model = ? AND version = ? AND environment = ? AND end_seq IS NULL"
+            " RETURNING id, status",
             (seq, time, model, version, environment),
-        )
-        conn.execute(
+        ).fetchall()
+        for closed_id, closed_status in closed:
+            if closed_status in SERVING_STATUSES:
+                end = _OPEN if seconds is None else seconds + _SLACK_S
+                conn.execute(
+                    "UPDATE proj_serving SET t1 = ?, s1 = ? WHERE id = ?", (end, seq, closed_id)
+                )
+        cursor = conn.execute(
             "INSERT INTO proj_status (model, version, environment, status, exposure, strategy,"
             " seq, time) VALUES (?,?,?,?,?,?,?,?)",
             row,
         )
+        if status in SERVING_STATUSES:
+            start = -_OPEN if seconds is None else seconds - _SLACK_S
+            conn.execute(
+                "INSERT INTO proj_serving (id, t0, t1, s0, s1, environment) VALUES (?,?,?,?,?,?)",
+                (cursor.lastrowid, start, _OPEN, seq, _OPEN, environment),
+            )
+
+
+_COLUMNS = "model, version, environment, status, exposure, strategy, seq, time, end_seq, end_time"
+
+
+def status_intervals(
+    conn: sqlite3.Connection,
+    *,
+    environment: str | None = None,
+    model: str | None = None,
+    at_time: str | None = None,
+    at_seq: int | None = None,
+    statuses: Collection[str] | None = None,
+) -> list[tuple[object, ...]]:
+    """Status intervals, optionally those in force at a time or seq, or with these statuses.
+
+    Rows are (model, version, environment, status, exposure, strategy, seq,
+    time, end_seq, end_time), ordered by seq. A moment asked for serving
+    statuses only is answered from the R*Tree; everything else from the
+    ``(environment, time)`` and ``(environment, seq)`` indexes.
+    """
+    where: list[str] = []
+    args: list[object] = []
+    if environment is not None:
+        where.append("s.environment = ?")
+        args.append(environment)
+    if model is not None:
+        where.append("s.model = ?")
+        args.append(model)
+    if at_time is not None:
+        where.append("s.time <= ? AND (s.end_time IS NULL OR s.end_time > ?)")
+        args += [at_time, at_time]
+    if at_seq is not None:
+        where.append("s.seq <= ? AND (s.end_seq IS NULL OR s.end_seq > ?)")
+        args += [at_seq, at_seq]
+    if statuses is not None:
+        wanted = sorted(set(statuses))
+        where.append(f"s.status IN ({','.join('?' * len(wanted))})")
+        args += wanted
+    source = "proj_status s"
+    seconds = None if at_time is None else _seconds(at_time)
+    serving_only = statuses is not None and set(statuses) <= SERVING_STATUSES
+    if serving_only and (at_seq is not None or seconds is not None):
+        # The tree narrows to the serving intervals around the moment; the exact
+        # test above still decides. CROSS JOIN keeps the tree as the outer loop.
+        source = "proj_serving r CROSS JOIN proj_status s ON s.id = r.id"
+        tree: list[str] = []
+        tree_args: list[object] = []
+        if seconds is not None:
+            tree.append("r.t0 <= ? AND r.t1 > ?")
+            tree_args += [seconds, seconds]
+        if at_seq is not None:
+            tree.append("r.s0 <= ? AND r.s1 > ?")
+            tree_args += [at_seq, at_seq]
+        if environment is not None:
+            tree.append("r.environment = ?")
+            tree_args.append(environment)
+        where = tree + where
+        args = tree_args + args
+    query = (
+        f"SELECT {', '.join('s.' + c for c in _COLUMNS.split(', '))} FROM {source}"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " ORDER BY s.seq, s.id"
+    )
+    return [tuple(r) for r in conn.execute(query, args).fetchall()]
 
 
 def add_edges(conn: sqlite3.Connection, rows: Sequence[EdgeRow]) -> None:

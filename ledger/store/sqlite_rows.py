@@ -8,16 +8,29 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from operator import attrgetter
+from typing import TypeAlias
 
 from ledger.events import Event
 from ledger.merkle.hashing import leaf_hash
 from ledger.store import sqlite_projections as proj
 from ledger.store.protocol import Head, NodeId
 
-__all__ = ["EVENT_COLUMNS", "SQLiteTransaction", "fetch_nodes", "reset_projections", "set_meta"]
+__all__ = [
+    "EVENT_COLUMNS",
+    "EventRow",
+    "SQLiteTransaction",
+    "fetch_nodes",
+    "reset_projections",
+    "set_meta",
+]
 
 EVENT_COLUMNS = "seq, id, type, subject, actor, occurred_at, recorded_at, prev_hash, hash, body"
+EventRow: TypeAlias = tuple[int, str, str, str, str, str, str, str, str, bytes]
+"""One events row in ``EVENT_COLUMNS`` order, as the driver returns it."""
 _GENESIS = "0" * 64
+# An Event's columns as a row tuple, built in C (one per inserted event).
+_EVENT_ROW = attrgetter(*EVENT_COLUMNS.split(", "))
 
 
 def _row_to_event(row: tuple[object, ...]) -> Event:
@@ -50,21 +63,7 @@ class SQLiteTransaction:
     def insert_events(self, events: Sequence[Event]) -> None:
         self._conn.executemany(
             f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    e.seq,
-                    e.id,
-                    e.type,
-                    e.subject,
-                    e.actor,
-                    e.occurred_at,
-                    e.recorded_at,
-                    e.prev_hash,
-                    e.hash,
-                    e.body,
-                )
-                for e in events
-            ],
+            map(_EVENT_ROW, events),
         )
 
     def merkle_nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:

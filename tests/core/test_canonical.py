@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 
+import orjson
 import pytest
 import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.canonical import MAX_SAFE_INTEGER, canonical_bytes, is_canonical, parse_json
+from ledger.canonical import (
+    MAX_SAFE_INTEGER,
+    canonical_bytes,
+    fast_floats_only,
+    is_canonical,
+    parse_json,
+    surely_canonical,
+)
 from ledger.errors import CanonicalizationError
 
 safe_ints = st.integers(min_value=-MAX_SAFE_INTEGER, max_value=MAX_SAFE_INTEGER)
@@ -28,6 +37,57 @@ json_values = st.recursive(
 @settings(max_examples=600)
 def test_canonical_bytes_equal_the_rfc8785_reference(value: object) -> None:
     assert canonical_bytes(value) == rfc8785.dumps(value)  # type: ignore[arg-type]
+
+
+# Floats where orjson and ECMAScript print differently: integral ones (120.0,
+# -0.0, 1e16..1e21) and 1e-7 <= |x| < 1e-4; canonical_bytes splices these in.
+awkward_floats = (
+    st.integers(min_value=-(2**60), max_value=2**60).map(float)
+    | st.floats(min_value=1e-8, max_value=1e-4)
+    | st.floats(min_value=1e15, max_value=1e22)
+    | finite_floats
+)
+
+
+@given(st.dictionaries(texts, awkward_floats | st.lists(awkward_floats, max_size=3), max_size=6))
+@settings(max_examples=600)
+def test_floats_off_the_fast_band_still_equal_the_reference(value: dict[str, object]) -> None:
+    assert canonical_bytes(value) == rfc8785.dumps(value)  # type: ignore[arg-type]
+
+
+@given(awkward_floats)
+@settings(max_examples=1000)
+def test_a_single_awkward_float_equals_the_reference(x: float) -> None:
+    assert canonical_bytes({"x": [x]}) == rfc8785.dumps({"x": [x]})
+
+
+@given(json_values | st.dictionaries(texts, awkward_floats, max_size=4))
+@settings(max_examples=600)
+def test_surely_canonical_never_vouches_for_non_canonical_bytes(value: object) -> None:
+    # Both orjson's own bytes (often not JCS) and the reference's must be judged
+    # as is_canonical judges them whenever the fast test says yes.
+    candidates = [rfc8785.dumps(value)]  # type: ignore[arg-type]
+    with contextlib.suppress(orjson.JSONEncodeError):
+        candidates.append(orjson.dumps(value, option=orjson.OPT_SORT_KEYS))
+    for data in candidates:
+        if surely_canonical(orjson.loads(data), data):
+            assert is_canonical(data)
+
+
+@given(json_values)
+def test_surely_canonical_vouches_for_ascii_bytes_with_plain_floats(value: object) -> None:
+    data = canonical_bytes(value)
+    if data.isascii() and fast_floats_only(value):
+        assert surely_canonical(orjson.loads(data), data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b'{"a":120.0}', b'{"a":1e+16}', b'{"a":9.9e-6}', b'{"a":9007199254740993}', b"[-0.0]"],
+)
+def test_surely_canonical_leaves_orjson_only_forms_to_the_exact_check(data: bytes) -> None:
+    assert not surely_canonical(orjson.loads(data), data)
+    assert not is_canonical(data)
 
 
 @given(json_values)

@@ -107,7 +107,7 @@ class Store:
                     set(effects.docs) - set(keys),
                 )
             pending.update(effects.docs)
-            for key in effects.docs:
+            for key in [*effects.docs, *effects.touched]:
                 self.history.setdefault(key, []).append(event["seq"])
             self.intervals.extend(effects.intervals)
             self.edges.extend(effects.edges)

@@ -34,7 +34,7 @@ from ledger.errors import StoreError
 from ledger.events import Event
 from ledger.note import generate_signer
 from ledger.service import Ledger
-from ledger.store import EventStore, open_store, postgres_schema
+from ledger.store import EventStore, open_store, postgres_schema, postgres_session
 from ledger.store.postgres_schema import MIGRATIONS, SCHEMA_VERSION, migrate
 from ledger.store.protocol import StoredCheckpoint, TokenRecord
 from tests.helpers import draft
@@ -520,7 +520,7 @@ def test_commits_are_durable_even_if_the_server_default_is_async(pg_url: str) ->
     url = pg_url.replace("-csearch_path", "-csynchronous_commit%3Doff%20-csearch_path")
     with psycopg.connect(url, autocommit=True) as conn:
         assert conn.execute("SHOW synchronous_commit").fetchone() == ("off",)
-        pg_store._configure(conn)
+        postgres_session.configure(conn)
         assert conn.execute("SHOW synchronous_commit").fetchone() == ("on",)
 
 

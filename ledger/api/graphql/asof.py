@@ -11,19 +11,15 @@ the ledger's ``recorded_at`` (when the ledger knew it), never with a client's
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 import strawberry
 
-from ledger.errors import BadRequest, InvalidEvent
-from ledger.events import format_time
-from ledger.refs import EntityRef, parse_ref
+# The moment and the checks live in the core so the CLI shares them (no API import there).
+from ledger.asof import MAX_DEPTH, Point, check_depth, check_ref, ledger_time
+from ledger.errors import BadRequest
 
 __all__ = ["MAX_DEPTH", "AsOf", "Point", "check_depth", "check_ref", "ledger_time", "point_of"]
-
-MAX_DEPTH = 10
-"""Deepest lineage walk a query may ask for."""
 
 
 @strawberry.input(
@@ -33,27 +29,6 @@ MAX_DEPTH = 10
 class AsOf:
     time: datetime | None = strawberry.UNSET
     seq: int | None = strawberry.UNSET
-
-
-@dataclass(frozen=True, slots=True)
-class Point:
-    """A resolved ``asOf``: a seq or a ledger time (``YYYY-MM-DDTHH:MM:SS.ffffffZ``), not both."""
-
-    seq: int | None = None
-    time: str | None = None
-
-
-def ledger_time(moment: datetime, field: str) -> str:
-    """``moment`` in the ledger's sortable UTC form.
-
-    Raises:
-        BadRequest: a time without a UTC offset (``field`` names the argument).
-    """
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise BadRequest(
-            f"{field}: {moment.isoformat()} has no UTC offset; add Z or +hh:mm", field=field
-        )
-    return format_time(moment)
 
 
 def point_of(as_of: AsOf | None, field: str = "asOf") -> Point | None:
@@ -72,26 +47,3 @@ def point_of(as_of: AsOf | None, field: str = "asOf") -> Point | None:
     if isinstance(time, datetime):
         return Point(time=ledger_time(time, f"{field}.time"))
     raise BadRequest(f"{field}: give exactly one of time or seq", field=field)
-
-
-def check_depth(depth: int, field: str = "depth") -> int:
-    """Bound a lineage depth to 1..MAX_DEPTH.
-
-    Raises:
-        BadRequest: out of range, so an unbounded walk is an error, not a slow server.
-    """
-    if not 1 <= depth <= MAX_DEPTH:
-        raise BadRequest(f"{field}: must be between 1 and {MAX_DEPTH}, got {depth}", field=field)
-    return depth
-
-
-def check_ref(ref: str, field: str) -> EntityRef:
-    """``ref`` parsed as an entity reference.
-
-    Raises:
-        BadRequest: not ``kind:name[@version]`` (``field`` names the argument).
-    """
-    try:
-        return parse_ref(ref, field=field)
-    except InvalidEvent as error:
-        raise BadRequest(error.message, field=field) from None

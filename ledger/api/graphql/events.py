@@ -16,7 +16,7 @@ from strawberry.scalars import JSON
 
 from ledger.api.graphql.context import Info, state_of
 from ledger.api.graphql.permissions import CanRead
-from ledger.api.reads import EventFilter, decode_cursor, encode_cursor, page_events
+from ledger.api.reads import EventFilter, EventRow, decode_cursor, encode_cursor, page_events
 from ledger.api.settings import MAX_PAGE_SIZE
 from ledger.errors import BadRequest
 from ledger.events import Event
@@ -66,11 +66,29 @@ class EventNode(relay.Node):
         )
 
     @classmethod
+    def of_row(cls, row: EventRow) -> EventNode:
+        """The node of a page row (``ledger.api.reads.EventRow``): no ``Event`` in between."""
+        seq, event_id, type_, subject, actor, occurred_at, recorded_at, prev_hash, hash_, body = row
+        return cls(
+            node_seq=seq,
+            seq=seq,
+            event_id=event_id,
+            type=type_,
+            subject=subject,
+            actor=actor,
+            occurred_at=occurred_at,
+            recorded_at=recorded_at,
+            prev_hash=prev_hash,
+            hash=hash_,
+            body=body,
+        )
+
+    @classmethod
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[EventNode | None]:
         seqs = [int(n) if str(n).isdigit() else -1 for n in node_ids]
-        events = await run_in_threadpool(_get_many, state_of(info).ledger.store, seqs)
+        events = await run_in_threadpool(_get_many, state_of(info).reads, seqs)
         return [None if e is None else cls.of(e) for e in events]
 
 
@@ -126,10 +144,9 @@ class EventsQuery:
         check_first(first)
         start = decode_cursor(after) if after is not None else 0
         where = EventFilter.of(types, subjects)
-        page = await run_in_threadpool(
-            page_events, state_of(info).ledger.store, start, first, where
-        )
-        edges = [EventEdge(cursor=encode_cursor(e.seq), node=EventNode.of(e)) for e in page.events]
+        page = await run_in_threadpool(page_events, state_of(info).reads, start, first, where)
+        of_row = EventNode.of_row
+        edges = [EventEdge(cursor=encode_cursor(r[0]), node=of_row(r)) for r in page.rows]
         info_ = relay.PageInfo(
             has_next_page=page.has_next,
             has_previous_page=start > 0,
@@ -140,5 +157,5 @@ class EventsQuery:
 
     @strawberry.field(description="The event at `seq`, or null.", permission_classes=[CanRead])
     async def event(self, info: Info, seq: int) -> EventNode | None:
-        found = await run_in_threadpool(state_of(info).ledger.store.get, seq)
+        found = await run_in_threadpool(state_of(info).reads.get, seq)
         return None if found is None else EventNode.of(found)

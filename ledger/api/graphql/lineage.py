@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from ledger.api.graphql.asof import AsOf, check_depth, check_ref, point_of
+from ledger.api.graphql.asof import AsOf, check_ref, point_of
 from ledger.api.graphql.context import Info
 from ledger.api.graphql.loaders import lineage_snapshot
 from ledger.api.graphql.permissions import CanRead
 from ledger.projections.base import Edge
 from ledger.projections.keys import parse_or_none
+from ledger.service_review import neighbourhood
 
 if TYPE_CHECKING:
     from ledger.api.graphql.deployments import Deployment
@@ -97,17 +98,9 @@ async def lineage_of(
     info: Info, ref: str, direction: Direction, depth: int, as_of: AsOf | None, field: str = "ref"
 ) -> Lineage:
     """The neighbourhood of ``ref`` (validated; ``field`` names the argument)."""
-    check_ref(ref, field)
-    check_depth(depth)
+    check_ref(ref, field)  # names the argument; neighbourhood's own check says "ref"
     point = point_of(as_of)
-    snap = await lineage_snapshot(info)
-    nodes, edges = snap.graph.neighbourhood(
-        ref,
-        direction.value,
-        depth,
-        as_of_seq=snap.bound(point.seq if point else None),
-        as_of_time=point.time if point else None,
-    )
+    nodes, edges = neighbourhood(await lineage_snapshot(info), ref, direction.value, depth, point)
     return Lineage(
         ref=ref,
         direction=direction,

@@ -76,8 +76,12 @@ class ProjectionReader(Protocol):
 
 
 def reader(info: Info) -> ProjectionReader:
-    """The store behind a resolver, as a projection reader."""
-    return cast(ProjectionReader, state_of(info).ledger.store)
+    """The store behind a resolver, as a projection reader.
+
+    Its reads run on the calling thread's own read connection
+    (``ApiState.reads``), so they never queue behind an append's commit.
+    """
+    return cast(ProjectionReader, state_of(info).reads)
 
 
 def parse_doc(blob: bytes | None) -> Doc | None:
@@ -188,7 +192,8 @@ async def intervals(
 
 async def lineage_snapshot(info: Info) -> LineageSnapshot:
     """The process's lineage graph, refreshed once per request (see :mod:`ledger.lineage_cache`)."""
-    cache = shared_cache(reader(info))
+    # The process-wide cache is keyed by the store itself (one graph in memory).
+    cache = shared_cache(cast(ProjectionReader, state_of(info).ledger.store))
     task = info.context.loader(
         "lineage", lambda: asyncio.ensure_future(run_in_threadpool(cache.snapshot))
     )

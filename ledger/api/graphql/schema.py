@@ -12,20 +12,24 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxTokensLimiter, SchemaExtension, ValidationCache
+from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types.execution import ExecutionContext
 
 from ledger.api.graphql.append import AppendMutation
+from ledger.api.graphql.compliance import ComplianceQuery
 from ledger.api.graphql.deployments import DeploymentsQuery
-from ledger.api.graphql.errors import ErrorCodes, log_unexpected
+from ledger.api.graphql.errors import log_unexpected
 from ledger.api.graphql.events import EventsQuery
-from ledger.api.graphql.limits import LimitRules, ParseCache, limit_rules
+from ledger.api.graphql.executor import LeanExecutor
+from ledger.api.graphql.exports import ExportsQuery
+from ledger.api.graphql.limits import limit_rules
 from ledger.api.graphql.lineage import LineageQuery
 from ledger.api.graphql.models import ModelsQuery
 from ledger.api.graphql.mutations import ConvenienceMutation
 from ledger.api.graphql.node import NodeQuery
+from ledger.api.graphql.pipeline import RequestPipeline
 from ledger.api.graphql.proofs import ProofsQuery
 from ledger.api.graphql.subscriptions import EventsSubscription
 from ledger.api.graphql.timeline import TimelineQuery
@@ -41,8 +45,10 @@ QUERIES: tuple[type, ...] = (
     ModelsQuery,
     DeploymentsQuery,
     LineageQuery,
+    ExportsQuery,
     TimelineQuery,
     WebhooksQuery,
+    ComplianceQuery,
 )
 MUTATIONS: tuple[type, ...] = (AppendMutation, ConvenienceMutation)
 SUBSCRIPTIONS: tuple[type, ...] = (EventsSubscription,)
@@ -74,12 +80,10 @@ def build_schema(
     """
     settings = settings or Settings()
     rules = limit_rules(settings.max_query_depth, settings.max_aliases, settings.max_fields)
+    # One extension instead of five (token limit, limit rules, parse and
+    # validation caches, error codes): strawberry builds extensions per request.
     extensions: list[Callable[[], SchemaExtension]] = [
-        lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-        lambda: LimitRules(rules),
-        lambda: ParseCache(maxsize=_CACHE_SIZE),
-        lambda: ValidationCache(maxsize=_CACHE_SIZE),
-        lambda: ErrorCodes(on_error),
+        lambda: RequestPipeline(settings.max_query_tokens, rules, _CACHE_SIZE, on_error)
     ]
     config: Any = StrawberryConfig(relay_max_results=MAX_PAGE_SIZE)
     return LedgerSchema(
@@ -88,4 +92,6 @@ def build_schema(
         subscription=Subscription,
         extensions=extensions,
         config=config,
+        # Plain selections (a page's edges and nodes) skip per-field execution.
+        execution_context_class=LeanExecutor,
     )

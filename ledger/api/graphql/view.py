@@ -62,9 +62,7 @@ class GraphQLView(GraphQL[Context, None]):
             if not isinstance(header, str):
                 raise ConnectionRejectionError
             token = bearer_token(header)
-            context.principal = await run_in_threadpool(
-                lookup_principal, self.state.ledger.store, token
-            )
+            context.principal = await run_in_threadpool(lookup_principal, self.state.reads, token)
         except LedgerError:
             self.state.reject("unauthorized")
             raise ConnectionRejectionError from None

@@ -1,0 +1,41 @@
+"""One ledger loaded with the demo story, shared by the export tests (they only read it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from ledger.cli import cli
+
+
+@dataclass(frozen=True)
+class Demo:
+    """The demo ledger and the file holding its verifier key."""
+
+    db: Path
+    key: Path
+
+
+def run(*args: str | Path) -> Result:
+    """The CLI in-process; stdout and stderr kept apart."""
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def ok(*args: str | Path) -> Result:
+    result = run(*args)
+    assert result.exit_code == 0, result.stderr
+    return result
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    work = tmp_path_factory.mktemp("exports-demo")
+    db = work / "demo.db"
+    ok("--db", db, "init")
+    ok("--db", db, "demo")
+    key = work / "key.txt"
+    key.write_text(ok("--db", db, "key", "show").stdout, encoding="utf-8")
+    return Demo(db, key)

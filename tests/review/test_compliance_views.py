@@ -1,0 +1,143 @@
+"""The compliance view on the demo story: the CLI report and the GraphQL query, with auth."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledger.compliance import CONTROLS
+from tests.api.test_graphql_models import DemoApi, demo_api
+from tests.review.conftest import Run
+
+JsonRun = Callable[..., Any]
+
+QUERY = """
+query ($model: String!, $asOf: AsOf) {
+  compliance(model: $model, asOf: $asOf) {
+    model at registered retired chainVerified chainChecked signedTreeSize
+    findings {
+      control { id framework clause title requirement }
+      status explanation gaps
+      evidence { seq hash type subject note }
+    }
+  }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def api(demo_db: Path) -> Iterator[DemoApi]:
+    with demo_api(demo_db) as made:
+        yield made
+
+
+def _statuses(findings: list[dict[str, Any]]) -> dict[str, str]:
+    return {f["control"]["id"] if "control" in f else f["id"]: f["status"] for f in findings}
+
+
+def test_the_cli_report_lists_every_control_with_status_and_evidence(run: Run) -> None:
+    result = run("compliance", "credit-limits")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("credit-limits (active) at ")
+    assert lines[1].split() == ["status", "control", "framework", "clause", "evidence", "(seq)"]
+    table = {line.split()[1]: line.split()[0] for line in lines[2 : 2 + len(CONTROLS)]}
+    assert table == {
+        "eu-ai-act-art12": "met",
+        "eu-ai-act-art19-26": "partial",  # the demo spans 13 days, not six months
+        "sr11-7-inventory": "met",
+        "sr11-7-validation": "partial",  # 3.1.0 was backfilled into prod with no evaluation
+        "sr11-7-monitoring": "partial",
+        "sr11-7-change-control": "partial",
+        "iso42001-a6.2.8": "met",
+        "iso42001-a7.5": "met",
+    }
+    assert (
+        "  gap: model:credit-limits@3.1.0 in prod (live at seq 12): no deployment.decided" in lines
+    )
+    change = next(line for line in lines if line.split()[1:2] == ["sr11-7-change-control"])
+    assert change.split()[-5:] == ["101,", "102,", "105,", "107,", "108"]  # 105: the denial
+
+
+def test_the_json_report_links_each_piece_of_evidence_by_seq_and_hash(run_json: JsonRun) -> None:
+    report = run_json("compliance", "product-recommender")
+    assert report["model"] == "product-recommender"
+    assert report["chain"] == {"ok": True, "checked": 110, "reason": None, "signed_size": 110}
+    assert [c["id"] for c in report["controls"]] == [c.id for c in CONTROLS]
+    change = next(c for c in report["controls"] if c["id"] == "sr11-7-change-control")
+    assert [(e["seq"], e["type"]) for e in change["evidence"]] == [
+        (62, "approval.granted"),
+        (63, "deployment.decided"),
+    ]
+    assert all(len(e["hash"]) == 64 for e in change["evidence"])
+
+
+def test_as_of_before_the_promotion_there_is_only_the_backfilled_release(
+    run_json: JsonRun,
+) -> None:
+    report = run_json("compliance", "product-recommender", "--as-of", "seq:60")
+    change = next(c for c in report["controls"] if c["id"] == "sr11-7-change-control")
+    assert change["status"] == "gap"
+    assert change["gaps"] == [
+        "model:product-recommender@2.3.0 in prod (live at seq 11): no deployment.decided"
+    ]
+
+
+def test_all_reports_every_model(run_json: JsonRun) -> None:
+    reports = run_json("compliance", "--all")
+    assert sorted(r["model"] for r in reports) == [
+        "credit-limits",
+        "fraud-detector",
+        "product-recommender",
+    ]
+
+
+def test_an_unknown_model_is_a_one_line_error(run: Run) -> None:
+    result = run("compliance", "nope")
+    assert (result.exit_code, result.stderr) == (4, "error: model: no model 'nope' in the ledger\n")
+
+
+def test_the_graphql_report_matches_the_cli(api: DemoApi, run_json: JsonRun) -> None:
+    data = api.data(QUERY, "auditor", model="fraud-detector")["compliance"]
+    cli = run_json("compliance", "fraud-detector")
+    assert (data["chainVerified"], data["chainChecked"], data["signedTreeSize"]) == (True, 110, 110)
+    assert {k: v.upper() for k, v in _statuses(cli["controls"]).items()} == _statuses(
+        data["findings"]
+    )
+    provenance = next(f for f in data["findings"] if f["control"]["id"] == "iso42001-a7.5")
+    assert provenance["control"]["framework"] == "ISO/IEC 42001"
+    subjects = {e["subject"].partition("@")[0] for e in provenance["evidence"]}
+    assert subjects >= {
+        "dataset:fraud-features",
+        "dataset:card-transactions",
+        "model:fraud-detector",
+    }
+
+
+def test_graphql_as_of_a_seq_evaluates_then(api: DemoApi) -> None:
+    data = api.data(QUERY, "auditor", model="product-recommender", asOf={"seq": 60})
+    statuses = _statuses(data["compliance"]["findings"])
+    assert statuses["sr11-7-change-control"] == "GAP"
+
+
+def test_compliance_all_over_graphql(api: DemoApi) -> None:
+    data = api.data("{ complianceAll { model registered findings { status } } }", "admin")
+    assert sorted(r["model"] for r in data["complianceAll"]) == [
+        "credit-limits",
+        "fraud-detector",
+        "product-recommender",
+    ]
+
+
+@pytest.mark.parametrize(("role", "code"), [("pipeline", "forbidden"), (None, "unauthorized")])
+def test_only_auditors_and_admins_may_ask(api: DemoApi, role: str | None, code: str) -> None:
+    body = api.post(QUERY, role, model="fraud-detector")
+    assert [e["extensions"]["code"] for e in body["errors"]] == [code]
+
+
+def test_an_unknown_model_is_a_not_found_error(api: DemoApi) -> None:
+    body = api.post(QUERY, "auditor", model="nope")
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["not_found"]
