@@ -1,4 +1,4 @@
-"""Find, classify and run the fenced code blocks of README.md and docs/*.md.
+"""Find, classify and run the fenced code blocks of README.md and the pages under docs/.
 
 Every block is one of the kinds in :data:`CHECKED`, or the meta-test in
 tests/test_docs.py fails. What decides the kind is the block's language and

@@ -1,12 +1,13 @@
-"""Every fenced block of README.md and docs/*.md runs as written, or says why it cannot.
+"""Every fenced block of README.md and docs/ runs as written, or says why it cannot.
 
 Each document runs top to bottom in its own temporary directory (console
 transcripts, shell scripts, Python, GraphQL, expected outputs, in order). The
 ``sh``, ``python`` and ``graphql`` blocks of every document share one server:
 a real ``rollout-ledger serve`` over a ledger loaded with ``rollout-ledger
 demo``, with ``$LEDGER_URL``, ``$TOKEN`` (a pipeline token) and ``$LEDGER_DB``
-in their environment. tests/docs_harness.py says what each kind of block must
-do; the meta-tests below fail when a block is none of them.
+in their environment; GraphQL documents are sent with an admin token, which
+may read and append everything. tests/docs_harness.py says what each kind of
+block must do; the meta-tests below fail when a block is none of them.
 """
 
 from __future__ import annotations
@@ -189,6 +190,34 @@ def test_the_parser_sees_every_fence_and_its_marker(tmp_path: Path) -> None:
     ]
     assert found[1].marker_arg == "needs a cluster"
     assert found[3].text == "```sh\nnested\n```\n"
+
+
+def _anchors(page: Path) -> set[str]:
+    """GitHub's anchors of a page's headings (fenced blocks hold no headings)."""
+    found: set[str] = set()
+    fenced = False
+    for line in page.read_text().split("\n"):
+        if re.match(r"^ {0,3}(```|~~~)", line):
+            fenced = not fenced
+        elif not fenced and (heading := re.match(r"^#{1,6} (.*)$", line)):
+            found.add(re.sub(r"[^\w\- ]", "", heading.group(1).strip().lower()).replace(" ", "-"))
+    return found
+
+
+@pytest.mark.parametrize("doc", sorted(BLOCKS))
+def test_every_relative_link_and_anchor_resolves(doc: str) -> None:
+    page = ROOT / doc
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+        if re.match(r"[a-z]+:", target):
+            continue  # https:, mailto:
+        path, _, anchor = target.partition("#")
+        linked = page.parent / path if path else page
+        if not linked.exists() or (
+            anchor and linked.suffix == ".md" and anchor not in _anchors(linked)
+        ):
+            broken.append(target)
+    assert broken == []
 
 
 def test_the_guides_are_checked() -> None:
