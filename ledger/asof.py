@@ -50,15 +50,33 @@ def ledger_time(moment: datetime, field: str) -> str:
     return format_time(moment)
 
 
+def _naive(text: str) -> bool:
+    """Whether ``text`` is a date-time that only lacks its UTC offset."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return moment.tzinfo is None and len(text) > len("2026-11-25")
+
+
+def _no_offset(text: str, field: str) -> BadRequest:
+    # A naive time is refused, never read as UTC or local time: the same words
+    # would name different instants on different machines.
+    return BadRequest(f"{field}: {text!r} has no UTC offset; add Z or +hh:mm", field=field)
+
+
 def parse_time(text: str, field: str) -> str:
     """An RFC 3339 date-time with an offset, in the ledger's UTC form.
 
     Raises:
-        BadRequest: not such a date-time (``field`` names the argument).
+        BadRequest: not such a date-time, or one without a UTC offset (which is
+            refused, never taken as UTC); ``field`` names the argument.
     """
     try:
         return normalize_time(text, field=field)
     except InvalidEvent as error:
+        if _naive(text):
+            raise _no_offset(text, field) from None
         raise BadRequest(error.message, field=field) from None
 
 
@@ -66,7 +84,7 @@ def parse_point(text: str, field: str = "as-of") -> Point:
     """``seq:N`` or an RFC 3339 time, as a :class:`Point` (the CLI's spelling of ``asOf``).
 
     Raises:
-        BadRequest: neither form, or a negative seq.
+        BadRequest: neither form, a negative seq, or a time without a UTC offset.
     """
     if text.startswith("seq:"):
         digits = text[4:]
@@ -78,6 +96,8 @@ def parse_point(text: str, field: str = "as-of") -> Point:
     try:
         return Point(time=normalize_time(text, field=field))
     except InvalidEvent:
+        if _naive(text):
+            raise _no_offset(text, field) from None
         raise BadRequest(
             f"{field}: expected seq:N or an RFC 3339 time such as 2026-11-25T14:02:00Z, "
             f"got {text!r}",

@@ -18,11 +18,12 @@ import orjson
 from ledger.asof import Point, check_depth, check_ref
 from ledger.errors import BadRequest, NotFound
 from ledger.events import Event
-from ledger.lineage_cache import LineageSnapshot, shared_cache
+from ledger.lineage_cache import LineageSnapshot
 from ledger.projections.base import Edge
+from ledger.projections.edges import target_is_upstream
 from ledger.projections.keys import model_key
-from ledger.projections.lineage import Direction
-from ledger.projections.timeline import related_subjects
+from ledger.projections.lineage import Direction, LineageGraph
+from ledger.projections.timeline import RELATED_DEPTH, related_subjects
 
 __all__ = [
     "MAX_SUBJECTS",
@@ -36,6 +37,7 @@ __all__ = [
     "model_name",
     "neighbourhood",
     "statuses",
+    "subgraph",
     "timeline",
     "timeline_subjects",
     "widen_subjects",
@@ -68,6 +70,8 @@ class ProjectionReader(Protocol):
 
     def edges(self, after_seq: int = 0) -> Iterator[tuple[str, str, str, int, str]]: ...
 
+    def edges_of(self, refs: Sequence[str]) -> list[tuple[str, str, str, int, str]]: ...
+
     def find_events(
         self,
         *,
@@ -79,6 +83,43 @@ class ProjectionReader(Protocol):
         time_to: str | None = None,
         limit: int = 1000,
     ) -> list[Event]: ...
+
+
+# ---- lineage around a few entities ---------------------------------------------------
+
+
+def subgraph(
+    store: ProjectionReader, roots: Sequence[str], *, up: int, down: int
+) -> LineageSnapshot:
+    """Every edge a walk from ``roots`` of ``up`` hops upstream and ``down`` downstream can use.
+
+    Read hop by hop from the store's edge index, so a one-shot command (the
+    CLI) holds the neighbourhood, never the whole edge table, in memory. The
+    walk follows every edge regardless of any as-of cutoff, so the result is
+    a superset of what an as-of walk on the full graph sees, and the same
+    :class:`LineageGraph` queries give the same answers on it.
+    """
+    rows: dict[tuple[str, str, str, int], tuple[str, str, str, int, str]] = {}
+    for upstream, depth in ((True, up), (False, down)):
+        seen, frontier = set(roots), set(roots)
+        for _ in range(depth):
+            if not frontier:
+                break
+            reached: set[str] = set()
+            for row in store.edges_of(sorted(frontier)):
+                source, target, relation, seq = row[0], row[1], row[2], int(row[3])
+                rows[(source, target, relation, seq)] = row
+                dependency, dependent = (
+                    (target, source) if target_is_upstream(relation) else (source, target)
+                )
+                near, far = (dependent, dependency) if upstream else (dependency, dependent)
+                if near in frontier and far not in seen:
+                    seen.add(far)
+                    reached.add(far)
+            frontier = reached
+    ordered = sorted(rows.values(), key=lambda r: (int(r[3]), r[0], r[1], r[2]))
+    graph = LineageGraph(Edge(r[0], r[1], r[2], int(r[3]), str(r[4])) for r in ordered)
+    return LineageSnapshot(graph, graph.last_seq)
 
 
 # ---- timeline ------------------------------------------------------------------------
@@ -180,7 +221,8 @@ def timeline(
     if start is not None and end is not None and start >= end:
         raise BadRequest("to: must be after from", field="to")
     if related:
-        wanted = widen_subjects(shared_cache(store).snapshot(), wanted, end, as_of)
+        around = subgraph(store, wanted, up=RELATED_DEPTH, down=1)
+        wanted = widen_subjects(around, wanted, end, as_of)
     keep = event_keeper(types, end, as_of)
     found: list[Event] = []
     after = 0
@@ -215,7 +257,11 @@ def lineage(
     Raises:
         BadRequest: ``ref`` is not an entity reference or ``depth`` is out of range.
     """
-    return neighbourhood(shared_cache(store).snapshot(), ref, direction, depth, as_of)
+    check_ref(ref, "ref")
+    check_depth(depth)
+    up = 0 if direction == "downstream" else depth
+    down = 0 if direction == "upstream" else depth
+    return neighbourhood(subgraph(store, [ref], up=up, down=down), ref, direction, depth, as_of)
 
 
 def neighbourhood(

@@ -1,16 +1,16 @@
 """``rollout-ledger compliance``: which regulatory controls a model's record evidences.
 
-One call of :func:`ledger.service_compliance.compliance_report` per model
-(GraphQL ``compliance`` makes the same call), after one verification of the
-whole chain, printed as a table of statuses and evidence seqs followed by the
-findings and gaps in words (``--json`` for scripts).
+One call of :func:`ledger.service_compliance.compliance_reports` (GraphQL
+``compliance`` makes the same call): one verification of the whole chain,
+then a report per model, printed as a table of statuses and evidence seqs
+followed by the findings and gaps in words (``--json`` for scripts).
+``--fail-on-gap`` turns any control with status gap into exit code 3.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import partial
-from typing import cast
 
 import click
 from rich.console import Console
@@ -20,11 +20,12 @@ from rich.text import Text
 from ledger.asof import parse_point
 from ledger.cli._common import Context, errors, pass_ctx
 from ledger.cli._render import echo_json, echo_rendered
-from ledger.compliance import ComplianceReport
-from ledger.service_compliance import compliance_report, integrity_of, model_names
-from ledger.service_review import ProjectionReader, model_name
+from ledger.compliance import ComplianceReport, Status
+from ledger.errors import BadRequest
+from ledger.service_compliance import compliance_reports
+from ledger.service_review import model_name
 
-__all__ = ["compliance_cmd"]
+__all__ = ["GAP_EXIT", "compliance_cmd"]
 
 
 def _compliance_table(report: ComplianceReport) -> Table:
@@ -51,14 +52,28 @@ def _print_report(console: Console, report: ComplianceReport) -> None:
             console.print(f"  gap: {gap}", markup=False, soft_wrap=True)
 
 
+GAP_EXIT = 3
+"""Exit code of ``compliance --fail-on-gap`` when any control is a gap (a CI gate)."""
+
+
 @click.command("compliance")
 @click.argument("model", required=False)
 @click.option("--all", "every", is_flag=True, help="Every model in the registry.")
 @click.option("--as-of", default=None, help="A moment: seq:N or an RFC 3339 time.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--fail-on-gap",
+    is_flag=True,
+    help=f"Exit {GAP_EXIT} when any control is a gap (after printing the report), for CI gates.",
+)
 @pass_ctx
 def compliance_cmd(
-    ctx: Context, model: str | None, every: bool, as_of: str | None, as_json: bool
+    ctx: Context,
+    model: str | None,
+    every: bool,
+    as_of: str | None,
+    as_json: bool,
+    fail_on_gap: bool,
 ) -> None:
     """Which regulatory controls MODEL's record holds evidence for, and the gaps.
 
@@ -66,26 +81,30 @@ def compliance_cmd(
     change control, ISO/IEC 42001 A.6.2.8 and A.7.5: per control met, partial
     or gap, with the seqs of the events relied on. Verifies the chain first.
     """
-    if every == (model is not None):
-        raise click.UsageError("give either a MODEL or --all")
+    with errors():
+        if every and model is not None:
+            raise BadRequest("--all: give a MODEL or --all, not both", field="--all")
+        if not every and model is None:
+            raise BadRequest("MODEL: give a MODEL, or --all for every model", field="MODEL")
+        point = parse_point(as_of, "--as-of") if as_of is not None else None
+        names = None if every else [model_name(model or "")]
     ledger = ctx.ledger()
-    store = ledger.store
     try:
         with errors():
-            point = parse_point(as_of, "--as-of") if as_of is not None else None
-            reader = cast(ProjectionReader, store)
-            names = model_names(reader) if every else [model_name(model or "")]
-            checked = integrity_of(ledger)
-            now = datetime.now(UTC)
-            reports = [
-                compliance_report(ledger, n, now=now, as_of=point, integrity=checked) for n in names
-            ]
+            reports = compliance_reports(ledger, names, now=datetime.now(UTC), as_of=point)
     finally:
-        store.close()
+        ledger.store.close()
     if as_json:
         echo_json([r.to_json() for r in reports] if every else reports[0].to_json())
-        return
-    for index, report in enumerate(reports):
-        if index:
-            click.echo()
-        echo_rendered(partial(_print_report, report=report))
+    else:
+        for index, report in enumerate(reports):
+            if index:
+                click.echo()
+            echo_rendered(partial(_print_report, report=report))
+    gaps = [
+        f"{r.model} {f.control.id}" for r in reports for f in r.findings if f.status is Status.GAP
+    ]
+    if fail_on_gap and gaps:
+        listed = ", ".join(gaps)
+        click.echo(f"error: --fail-on-gap: {len(gaps)} controls are gaps: {listed}", err=True)
+        raise SystemExit(GAP_EXIT)

@@ -25,6 +25,7 @@ from ledger.asof import Point, parse_point, parse_time
 from ledger.cli._common import Context, errors, pass_ctx
 from ledger.cli._render import echo_json, echo_rendered, short_hash
 from ledger.cli.compliance import compliance_cmd
+from ledger.errors import BadRequest
 from ledger.events import Event
 from ledger.projections.base import Edge
 from ledger.projections.edges import target_is_upstream
@@ -131,8 +132,10 @@ def _timeline_table(rows: list[tuple[str, ...]], width: int) -> Table:
 
 @click.command("timeline")
 @click.option("--subject", "subjects", multiple=True, required=True, help="Entity (repeatable).")
-@click.option("--from", "start", default=None, help="Occurred at or after (RFC 3339).")
-@click.option("--to", "end", default=None, help="Occurred before (RFC 3339).")
+@click.option(
+    "--from", "start", default=None, help="Occurred at or after (RFC 3339 with Z or an offset)."
+)
+@click.option("--to", "end", default=None, help="Occurred before (RFC 3339 with Z or an offset).")
 @click.option(
     "--types",
     multiple=True,
@@ -160,11 +163,15 @@ def timeline_cmd(
 ) -> None:
     """The events about SUBJECTs in a window, in seq order: what happened, who, what proves it."""
     with _reader(ctx) as store:
+        since = parse_time(start, "--from") if start is not None else None
+        until = parse_time(end, "--to") if end is not None else None
+        if since is not None and until is not None and since >= until:
+            raise BadRequest(f"--to: {end} is not after --from {start}", field="--to")
         found = timeline(
             store,
             subjects,
-            start=parse_time(start, "--from") if start is not None else None,
-            end=parse_time(end, "--to") if end is not None else None,
+            start=since,
+            end=until,
             types=[t for group in types for t in group.split(",") if t] or None,
             related=related,
             as_of=_point(as_of),

@@ -13,13 +13,14 @@ from __future__ import annotations
 from ledger.compliance.controls import CONTROLS, RETENTION_DAYS, Control, Status, control
 from ledger.compliance.evaluate import evaluate
 from ledger.compliance.facts import is_production
-from ledger.compliance.report import ComplianceReport, Evidence, Finding, Integrity
+from ledger.compliance.report import ComplianceReport, Credential, Evidence, Finding, Integrity
 
 __all__ = [
     "CONTROLS",
     "RETENTION_DAYS",
     "ComplianceReport",
     "Control",
+    "Credential",
     "Evidence",
     "Finding",
     "Integrity",

@@ -75,8 +75,8 @@ CONTROLS: tuple[Control, ...] = (
         "SR 11-7",
         "Sec. VI (model inventory)",
         "Model inventory, retired models included",
-        "model.registered with an owner and a risk tier; retirement (model.retired or a retire "
-        "decision) is recorded, not deleted",
+        "model.registered with an owner and a risk tier; retirement (model.retired) is "
+        "recorded, not deleted, and the model stays in the inventory",
     ),
     Control(
         "sr11-7-validation",
@@ -91,17 +91,19 @@ CONTROLS: tuple[Control, ...] = (
         "SR 11-7",
         "Sec. V (ongoing monitoring)",
         "Monitored while in use",
-        "for every version that served production traffic, alerts on its deployment, shadow or "
-        "canary-analysis results in that environment, or stages with exit criteria",
+        "for every version that served production traffic, alerts naming it (or raised on its "
+        "deployment once it served), shadow or canary-analysis results in that environment, or "
+        "stages with exit criteria",
     ),
     Control(
         "sr11-7-change-control",
         "SR 11-7",
         "Sec. VI (change control)",
         "Changes approved by a named authority",
-        "every release to a production environment follows a deployment.decided promote by a "
-        "named actor, with an approval.granted (approver role, named actor) for that version and "
-        "environment not revoked before the decision",
+        "every release to a production environment follows a deployment.decided promote, "
+        "preceded by an approval.granted for that version and environment whose actor (the "
+        "token's name, never the payload's) holds an approver token, neither revoked nor expired "
+        "by the decision",
     ),
     Control(
         "iso42001-a6.2.8",

@@ -12,15 +12,29 @@ counts what is covered, never what is merely present.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ledger.compliance.controls import CONTROLS, RETENTION_DAYS, Control, Status
 from ledger.compliance.facts import Facts, Release, read_facts
-from ledger.compliance.report import ComplianceReport, Evidence, Finding, Integrity
-from ledger.events import Event
+from ledger.compliance.report import ComplianceReport, Credential, Evidence, Finding, Integrity
+from ledger.errors import InvalidEvent
+from ledger.events import Event, normalize_time
 
-__all__ = ["MONITORING_KINDS", "VALIDATION_KINDS", "evaluate"]
+__all__ = [
+    "APPROVER_ROLE",
+    "LOCAL_ACTOR_PREFIX",
+    "MONITORING_KINDS",
+    "VALIDATION_KINDS",
+    "evaluate",
+]
+
+APPROVER_ROLE = "approver"
+"""The token role whose approvals count as a named authority's (SR 11-7 change control)."""
+
+LOCAL_ACTOR_PREFIX = "local:"
+"""Actors of the CLI on the database file: no token, so no role was ever checked."""
 
 VALIDATION_KINDS = frozenset({"evaluation", "fairness"})
 """Test kinds that validate a version (SR 11-7 "evaluation of conceptual soundness")."""
@@ -30,22 +44,44 @@ MONITORING_KINDS = frozenset({"shadow", "canary_analysis"})
 
 
 def evaluate(
-    model: str, events: Iterable[Event], integrity: Integrity, at: str
+    model: str,
+    events: Iterable[Event],
+    integrity: Integrity,
+    at: str,
+    credentials: Mapping[str, Credential] | None = None,
 ) -> ComplianceReport:
     """Evaluate every control of :data:`CONTROLS` for ``model`` at ledger time ``at``.
 
     ``events`` are those about the model, its versions and deployments, and
     the registrations of the datasets its versions were trained on, up to the
-    moment evaluated; order does not matter.
+    moment evaluated; order does not matter. ``credentials`` is the token
+    registry by name (the ``actor`` of an event is its token's name): an
+    approval counts for change control only when its actor's token has the
+    ``approver`` role and was live when the approval was recorded. An actor
+    the registry does not hold (tokens of another instance, or None given) is
+    taken on the catalogue's word, which admits approvals only from approver
+    or admin tokens; a ``local:`` actor (the CLI on the database file, no token)
+    never counts.
     """
     facts = read_facts(model, events)
-    findings = tuple(_CHECKS[c.id](c, facts, integrity, at) for c in CONTROLS)
+    context = _Context(integrity, at, credentials)
+    if integrity.ok:
+        findings = tuple(_CHECKS[c.id](c, facts, context) for c in CONTROLS)
+    else:  # every control rests on the events, and none of them can be trusted now
+        findings = tuple(_chain_gap(c, integrity) for c in CONTROLS)
     return ComplianceReport(
         model, at, facts.registration is not None, bool(facts.retirements), integrity, findings
     )
 
 
-Check = Callable[[Control, Facts, Integrity, str], Finding]
+@dataclass(frozen=True, slots=True)
+class _Context:
+    integrity: Integrity
+    at: str
+    credentials: Mapping[str, Credential] | None
+
+
+Check = Callable[[Control, Facts, _Context], Finding]
 
 
 def _grade(covered: int, total: int) -> Status:
@@ -80,9 +116,9 @@ def _own_events(facts: Facts) -> list[Event]:
     ]
 
 
-def _logging(control: Control, facts: Facts, integrity: Integrity, at: str) -> Finding:
-    if not integrity.ok:
-        return _chain_gap(control, integrity)
+def _logging(control: Control, facts: Facts, context: _Context) -> Finding:
+    if not context.integrity.ok:
+        return _chain_gap(control, context.integrity)
     if facts.registration is None:
         return Finding(
             control,
@@ -101,7 +137,7 @@ def _logging(control: Control, facts: Facts, integrity: Integrity, at: str) -> F
     own = _own_events(facts)
     explanation = (
         f"{len(own)} events from registration (seq {facts.registration.seq}) to seq "
-        f"{own[-1].seq}; chain verified over {integrity.checked} events"
+        f"{own[-1].seq}; chain verified over {context.integrity.checked} events"
     )
     status = Status.PARTIAL if gaps else Status.MET
     return Finding(control, status, _unique(evidence), explanation, gaps)
@@ -111,9 +147,9 @@ def _time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def _retention(control: Control, facts: Facts, integrity: Integrity, at: str) -> Finding:
-    if not integrity.ok:
-        return _chain_gap(control, integrity)
+def _retention(control: Control, facts: Facts, context: _Context) -> Finding:
+    if not context.integrity.ok:
+        return _chain_gap(control, context.integrity)
     own = _own_events(facts)
     if facts.registration is None or not own:
         return Finding(
@@ -124,7 +160,7 @@ def _retention(control: Control, facts: Facts, integrity: Integrity, at: str) ->
             ("model.registered missing",),
         )
     earliest = min(own, key=lambda e: e.recorded_at)
-    days = (_time(at) - _time(earliest.recorded_at)).days
+    days = (_time(context.at) - _time(earliest.recorded_at)).days
     evidence = (Evidence.of(earliest, "earliest event held"),)
     held = (
         f"held since {earliest.recorded_at[:10]} (seq {earliest.seq}), {days} days; the ledger "
@@ -142,7 +178,7 @@ def _retention(control: Control, facts: Facts, integrity: Integrity, at: str) ->
     )
 
 
-def _inventory(control: Control, facts: Facts, integrity: Integrity, at: str) -> Finding:
+def _inventory(control: Control, facts: Facts, context: _Context) -> Finding:
     reg = facts.registration
     if reg is None:
         return Finding(
@@ -183,7 +219,7 @@ def _release_label(release: Release) -> str:
     return f"{release.version} in {release.environment} ({how})"
 
 
-def _validation(control: Control, facts: Facts, integrity: Integrity, at: str) -> Finding:
+def _validation(control: Control, facts: Facts, context: _Context) -> Finding:
     items: list[tuple[str, list[Evidence]]] = []
     for release in facts.releases:
         latest: dict[tuple[object, object], Event] = {}
@@ -206,14 +242,19 @@ def _validation(control: Control, facts: Facts, integrity: Integrity, at: str) -
     )
 
 
-def _monitoring(control: Control, facts: Facts, integrity: Integrity, at: str) -> Finding:
+def _monitoring(control: Control, facts: Facts, context: _Context) -> Finding:
     items: list[tuple[str, list[Evidence]]] = []
     for (version, env), first in facts.served.items():
         deployment = f"deployment:{facts.model}/{env}"
         found = []
         for event in facts.monitoring:
             data = facts.payload(event)
-            if event.subject == deployment and data.get("version") in (None, version):
+            named = data.get("version")
+            # An alert naming no version watches whatever served then: it covers
+            # this version only from the moment the version served.
+            if event.subject == deployment and (
+                named == version or (named is None and event.seq >= first.seq)
+            ):
                 found.append(Evidence.of(event, "monitor on the deployment"))
         for test in facts.tests:
             data = facts.payload(test)
@@ -230,24 +271,61 @@ def _monitoring(control: Control, facts: Facts, integrity: Integrity, at: str) -
     )
 
 
-def _valid_approvals(facts: Facts, release: Release, decision: Event) -> list[Event]:
-    out = []
+def _time_or_none(text: object) -> str | None:
+    try:
+        return normalize_time(text, field="expires_at")
+    except InvalidEvent:
+        return None
+
+
+def _not_counted(
+    facts: Facts, approval: Event, decision: Event, credentials: Mapping[str, Credential] | None
+) -> str | None:
+    """Why ``approval`` does not authorise ``decision`` (None: it does)."""
+    revoked = facts.revocations.get(approval.seq)
+    if revoked is not None and revoked.seq < decision.seq:
+        return f"revoked at seq {revoked.seq}"
+    expires = facts.payload(approval).get("expires_at")
+    if expires is not None:
+        until = _time_or_none(expires)
+        if until is None or until <= decision.recorded_at:
+            return f"expired at {expires}"
+    actor = approval.actor
+    if actor.startswith(LOCAL_ACTOR_PREFIX):
+        return f"by {actor}, a local caller with no token, so no approver role"
+    credential = credentials.get(actor) if credentials is not None else None
+    if credential is None:
+        return None  # not in this registry: the catalogue admitted it only from approvers/admins
+    if credential.role != APPROVER_ROLE:
+        return f"by {actor}, whose token role is {credential.role}, not {APPROVER_ROLE}"
+    if not credential.live_at(approval.recorded_at):
+        return f"by {actor}, whose token was not live when it was recorded"
+    return None
+
+
+def _approvals_for(
+    facts: Facts, release: Release, decision: Event, credentials: Mapping[str, Credential] | None
+) -> tuple[list[Event], list[str]]:
+    """The approvals that authorise ``decision``, and why the others granted before it do not."""
+    counted: list[Event] = []
+    ignored: list[str] = []
     for approval in facts.approvals:
         data = facts.payload(approval)
-        revoked = facts.revocations.get(approval.seq)
         if (
-            approval.subject == release.version
-            and data.get("environment") == release.environment
-            and approval.seq < decision.seq
-            and data.get("approver_role")
-            and approval.actor
-            and (revoked is None or revoked.seq > decision.seq)
+            approval.subject != release.version
+            or data.get("environment") != release.environment
+            or approval.seq > decision.seq
         ):
-            out.append(approval)
-    return out
+            continue
+        why = _not_counted(facts, approval, decision, credentials)
+        if why is None:
+            counted.append(approval)
+        else:
+            ignored.append(f"seq {approval.seq} {why}")
+    return counted, ignored
 
 
-def _change_control(control: Control, facts: Facts, integrity: Integrity, at: str) -> Finding:
+def _change_control(control: Control, facts: Facts, context: _Context) -> Finding:
     items: list[tuple[str, list[Evidence]]] = []
     for release in facts.releases:
         label = _release_label(release)
@@ -255,12 +333,13 @@ def _change_control(control: Control, facts: Facts, integrity: Integrity, at: st
         if decision is None:
             items.append((f"{label}: no deployment.decided", []))
             continue
-        approvals = _valid_approvals(facts, release, decision)
+        approvals, ignored = _approvals_for(facts, release, decision, context.credentials)
         found = [Evidence.of(decision, f"promote decided by {decision.actor}")] if approvals else []
         for approval in approvals:
             role = facts.payload(approval).get("approver_role")
             found.append(Evidence.of(approval, f"approved by {approval.actor} as {role}"))
-        items.append((f"{label}: no approval before the decision", found))
+        why = f" (not counted: {'; '.join(ignored)})" if ignored else ""
+        items.append((f"{label}: no approval before the decision{why}", found))
     finding = _per_item(
         control, items, "no release to a production environment yet", "releases approved"
     )
@@ -277,16 +356,16 @@ def _change_control(control: Control, facts: Facts, integrity: Integrity, at: st
     )
 
 
-def _event_logs(control: Control, facts: Facts, integrity: Integrity, at: str) -> Finding:
-    if not integrity.ok:
-        return _chain_gap(control, integrity)
+def _event_logs(control: Control, facts: Facts, context: _Context) -> Finding:
+    if not context.integrity.ok:
+        return _chain_gap(control, context.integrity)
     own = _own_events(facts)
     if not own:
         return Finding(control, Status.GAP, (), "no event about the model", ("no events",))
     last = own[-1]
     evidence = (Evidence.of(own[0], "first event"), Evidence.of(last, "latest event"))
     logged = f"{len(own)} events hash-chained and verified"
-    signed = integrity.signed_size
+    signed = context.integrity.signed_size
     if signed is not None and signed >= last.seq:
         return Finding(
             control,
@@ -302,7 +381,7 @@ def _event_logs(control: Control, facts: Facts, integrity: Integrity, at: str) -
     return Finding(control, Status.PARTIAL, evidence, f"{logged}; {gap}", (gap,))
 
 
-def _provenance(control: Control, facts: Facts, integrity: Integrity, at: str) -> Finding:
+def _provenance(control: Control, facts: Facts, context: _Context) -> Finding:
     items: list[tuple[str, list[Evidence]]] = []
     for version in dict.fromkeys(v for v, _ in facts.served):
         edges = facts.trained_on.get(version, [])

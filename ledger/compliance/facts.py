@@ -46,7 +46,8 @@ class Facts:
     model: str
     events: list[Event]
     registration: Event | None = None
-    retirements: list[Event] = field(default_factory=list)
+    retirements: list[Event] = field(default_factory=list)  # model.retired: the model is out
+    withdrawals: list[Event] = field(default_factory=list)  # retire decisions: one version, one env
     versions: dict[str, Event] = field(default_factory=dict)  # ref -> its registration
     mentioned: dict[str, Event] = field(default_factory=dict)  # ref -> first event naming it
     releases: list[Release] = field(default_factory=list)
@@ -142,7 +143,9 @@ def _read_version_event(
         env = _text(data, "environment") or ""
         decision = _text(data, "decision")
         if decision == "retire":
-            facts.retirements.append(event)
+            # Retires one version in one environment; the model lives on
+            # (only model.retired takes the model out of service).
+            facts.withdrawals.append(event)
         elif decision == "promote" and is_production(env):
             facts.releases.append(Release(version, env, event.seq, event, None))
             decided.add((version, env))
@@ -160,6 +163,7 @@ def _read_deployment_event(
     version = _text(data, "version")
     if version is None or _version_of(facts.model, version) is None:
         return
+    facts.mentioned.setdefault(version, event)
     if data.get("exit_criteria"):
         facts.monitoring.append(event)
     exposure = data.get("exposure_percent")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from ledger.compliance.controls import Control, Status
 from ledger.events import Event
 
-__all__ = ["ComplianceReport", "Evidence", "Finding", "Integrity"]
+__all__ = ["ComplianceReport", "Credential", "Evidence", "Finding", "Integrity"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +48,24 @@ class Integrity:
     checked: int
     reason: str | None = None
     signed_size: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """An API token as the registry holds it: whose name becomes the ``actor`` of its events.
+
+    The change-control check reads it to tell an ``approver`` token from any
+    other: the role is not in the event, only the token's name is.
+    """
+
+    name: str
+    role: str
+    created_at: str
+    revoked_at: str | None = None
+
+    def live_at(self, moment: str) -> bool:
+        """Whether the token existed and was not yet revoked at ledger time ``moment``."""
+        return self.created_at <= moment and (self.revoked_at is None or moment < self.revoked_at)
 
 
 @dataclass(frozen=True, slots=True)

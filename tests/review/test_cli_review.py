@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
+from ledger.service_review import ProjectionReader, lineage, timeline
+from ledger.store import EventStore, open_store
 from tests.review.conftest import Run
 
 JsonRun = Callable[..., Any]
@@ -199,3 +202,57 @@ def test_a_missing_ledger_is_named(tmp_path: Any) -> None:
     result = CliRunner().invoke(cli, ["--db", str(tmp_path / "x.db"), "status", "m"])
     assert result.exit_code == 4
     assert "run `rollout-ledger init` first" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("--from", "2026-11-20T10:00:00"),
+            "error: --from: '2026-11-20T10:00:00' has no UTC offset",
+        ),
+        (("--to", "2026-11-20 10:00"), "error: --to: '2026-11-20 10:00' has no UTC offset"),
+        (("--as-of", "2026-11-20T10:00"), "error: --as-of: '2026-11-20T10:00' has no UTC offset"),
+    ],
+)
+def test_a_time_without_an_offset_is_refused_never_taken_as_utc(
+    run: Run, args: tuple[str, ...], message: str
+) -> None:
+    result = run("timeline", "--subject", INCIDENT, *args)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == message + "; add Z or +hh:mm\n"
+
+
+def test_a_window_ending_before_it_starts_names_the_to_flag(run: Run) -> None:
+    window = ("--from", "2026-11-20T10:00:00Z", "--to", "2026-11-20T12:00:00+05:00")
+    result = run("timeline", "--subject", INCIDENT, *window)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        "error: --to: 2026-11-20T12:00:00+05:00 is not after --from 2026-11-20T10:00:00Z\n"
+    )
+
+
+class _NoFullScan:
+    """A store whose whole-table edge read fails: only the per-entity index may be used."""
+
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
+
+    def edges(self, after_seq: int = 0) -> Iterator[tuple[str, str, str, int, str]]:
+        raise AssertionError("read the whole edge table")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def test_related_timelines_and_lineage_read_only_the_neighbourhood(demo_db: Path) -> None:
+    store = open_store(str(demo_db))
+    try:
+        reader = cast(ProjectionReader, _NoFullScan(store))
+        found = timeline(reader, [INCIDENT], related=True)
+        assert RECS in found.subjects
+        assert 69 in [e.seq for e in found.events]
+        nodes, _ = lineage(reader, "dataset:catalog-items", "downstream", 4, None)
+        assert "incident:INC-2291" in nodes
+    finally:
+        store.close()

@@ -12,9 +12,9 @@ a time runs per process.
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from enum import Enum
-from typing import cast
 
 import strawberry
 from starlette.concurrency import run_in_threadpool
@@ -25,9 +25,9 @@ from ledger.api.graphql.permissions import CanVerify
 from ledger.api.state import ApiState
 from ledger.asof import Point
 from ledger.compliance import ComplianceReport as CoreReport
-from ledger.compliance import Finding
-from ledger.service_compliance import compliance_report, integrity_of, model_names
-from ledger.service_review import ProjectionReader, model_name
+from ledger.compliance import Finding, Integrity
+from ledger.service_compliance import compliance_reports, integrity_of
+from ledger.service_review import model_name
 
 __all__ = [
     "ComplianceControl",
@@ -120,17 +120,33 @@ class ComplianceReport:
         )
 
 
-def _reports(state: ApiState, models: list[str] | None, point: Point | None) -> list[CoreReport]:
-    """Verify once, then evaluate each model (None: every model in the registry)."""
-    ledger = state.ledger
-    with state.verify_lock:
-        checked = integrity_of(ledger)
-    store = cast(ProjectionReader, ledger.store)  # both stores offer the projection reads
-    names = models if models is not None else model_names(store)
-    now = datetime.now(UTC)
-    return [
-        compliance_report(ledger, name, now=now, as_of=point, integrity=checked) for name in names
-    ]
+class _Verified:
+    """One request's verification, shared by every compliance field of the request."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.integrity: Integrity | None = None
+
+    def get(self, state: ApiState) -> Integrity:
+        with self.lock:
+            if self.integrity is None:
+                with state.verify_lock:
+                    self.integrity = integrity_of(state.ledger)
+            return self.integrity
+
+
+def _reports(
+    state: ApiState, verified: _Verified, models: list[str] | None, point: Point | None
+) -> list[CoreReport]:
+    """Verify once per request, then evaluate each model (None: every registered model)."""
+    checked = verified.get(state)
+    return compliance_reports(
+        state.ledger, models, now=datetime.now(UTC), as_of=point, integrity=checked
+    )
+
+
+def _verified(info: Info) -> _Verified:
+    return info.context.loader("compliance.verified", _Verified)
 
 
 @strawberry.type
@@ -145,7 +161,10 @@ class ComplianceQuery:
         self, info: Info, model: str, as_of: AsOf | None = None
     ) -> ComplianceReport:
         name = model_name(model)
-        (report,) = await run_in_threadpool(_reports, state_of(info), [name], point_of(as_of))
+        point = point_of(as_of)
+        (report,) = await run_in_threadpool(
+            _reports, state_of(info), _verified(info), [name], point
+        )
         return ComplianceReport.of(report)
 
     @strawberry.field(
@@ -153,5 +172,6 @@ class ComplianceQuery:
         permission_classes=[CanVerify],
     )
     async def compliance_all(self, info: Info, as_of: AsOf | None = None) -> list[ComplianceReport]:
-        reports = await run_in_threadpool(_reports, state_of(info), None, point_of(as_of))
+        point = point_of(as_of)
+        reports = await run_in_threadpool(_reports, state_of(info), _verified(info), None, point)
         return [ComplianceReport.of(r) for r in reports]
