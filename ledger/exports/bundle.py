@@ -118,13 +118,14 @@ def verify_bundle(files: Mapping[str, bytes], verifier: Verifier) -> BundleRepor
     SHA-256 of its content, in increasing seq order, within the checkpoint;
     each event has an inclusion proof leading from its own leaf hash to the
     signed root at the signed size (RFC 9162 section 2.1.3.2); no proof is
-    left over.
+    left over; and there is at least one event.
 
     Raises:
         BadRequest: a file is missing or not UTF-8.
         CheckpointInvalid: the checkpoint is malformed or not signed by ``verifier``.
-        ProofInvalid: an event, a proof or the proofs file is wrong; the
-            message names the file, line and seq of the first failure.
+        ProofInvalid: an event, a proof or the proofs file is wrong, or
+            there are no events; the message names the file, line and seq
+            of the first failure.
     """
     try:
         checkpoint = verify_checkpoint(_text(files, CHECKPOINT), verifier)
@@ -132,6 +133,8 @@ def verify_bundle(files: Mapping[str, bytes], verifier: Verifier) -> BundleRepor
         raise CheckpointInvalid(f"{CHECKPOINT}: {exc.message}") from None
     proofs = _proofs(files)
     events = _events(files, checkpoint)
+    if not events:  # fail closed: "ok" must never mean "nothing was checked"
+        raise ProofInvalid(f"{EVENTS}: no events; an empty bundle proves nothing")
     for number, event in events:
         proof = proofs.pop(event.seq, None)
         if proof is None:

@@ -8,6 +8,8 @@ and how to check it. Pure: the creation time arrives as an argument.
 from __future__ import annotations
 
 import html
+import re
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -60,17 +62,38 @@ _OPTIONAL = {
 
 
 def verify_command(bundle: str) -> str:
-    """The command that verifies ``bundle`` against a key the reader trusts."""
-    return f"rollout-ledger verify-bundle {bundle} --public-key trusted-key.txt"
+    """The command that verifies ``bundle`` against a key the reader trusts.
+
+    The name is shell-quoted when it needs to be, so the line can be pasted
+    as it stands whatever the directory is called.
+    """
+    return f"rollout-ledger verify-bundle {shlex.quote(bundle)} --public-key trusted-key.txt"
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`")
+# What lets text become markup in CommonMark/GFM inline content: code spans,
+# emphasis, links and images, raw HTML and autolinks, entities, strikethrough,
+# and table cell breaks. Each is backslash-escaped (CommonMark 2.4), so event
+# data a pipeline wrote reads as the text it is, never as a link or HTML.
+_MD_SPECIAL = re.compile(r"[\\`*_\[\]<>&|~]")
+_MD_SPACE = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def _md_text(text: str) -> str:
+    """``text`` as inline Markdown that renders as exactly that text, on one line."""
+    return _MD_SPECIAL.sub(lambda m: "\\" + m.group(), _MD_SPACE.sub(" ", text))
+
+
+def _md_code(text: str) -> str:
+    """``text`` as one code span: a fence longer than any run of backticks inside."""
+    text = _MD_SPACE.sub(" ", text)
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def _trust_note(key: str) -> list[str]:
     return [
-        f"The bundle carries the ledger's verifier key (`verifier-key.txt`): `{key}`.",
+        f"The bundle carries the ledger's verifier key (`verifier-key.txt`): {_md_code(key)}.",
         "Checked against that key, the bundle proves only that it is self-consistent:",
         "whoever made the bundle could have made the key too. Obtain the key from the",
         "ledger's operator through another channel and pin it with `--public-key`.",
@@ -80,10 +103,11 @@ def _trust_note(key: str) -> list[str]:
 def report_markdown(r: ReportInput) -> str:
     """The report as Markdown (GitHub flavour; the lineage as a Mermaid block)."""
     lines = [
-        f"# Audit bundle: {r.scope}",
+        f"# Audit bundle: {_md_text(r.scope)}",
         "",
-        f"Checkpoint signed {r.created_at} by ledger `{r.origin}`. It holds {len(r.events)} events "
-        f"about `{r.scope}` and the entities linked to it, each with an inclusion proof "
+        f"Checkpoint signed {_md_text(r.created_at)} by ledger {_md_code(r.origin)}. "
+        f"It holds {len(r.events)} events "
+        f"about {_md_code(r.scope)} and the entities linked to it, each with an inclusion proof "
         f"against one signed checkpoint (tree size {r.tree_size}, root `{r.root_hex}`).",
         "",
         "## What is inside",
@@ -121,12 +145,12 @@ def report_markdown(r: ReportInput) -> str:
     for e in r.events:
         cells = [
             str(e.seq),
-            e.recorded_at,
-            f"`{_md_cell(e.type)}`",
-            f"`{_md_cell(e.subject)}`",
-            _md_cell(e.actor),
+            _md_text(e.recorded_at),
+            _md_text(e.type),
+            _md_text(e.subject),
+            _md_text(e.actor),
             f"`{e.hash[:12]}…`",
-            _md_cell(summarize(e.type, e.data)),
+            _md_text(summarize(e.type, e.data)),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "## Lineage", "", "```mermaid", to_mermaid(r.nodes, r.edges).rstrip(), "```", ""]
@@ -163,6 +187,7 @@ def report_html(r: ReportInput) -> str:
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <title>Audit bundle: {esc(r.scope)}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2rem; }}

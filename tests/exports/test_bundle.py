@@ -221,3 +221,77 @@ def test_a_bundle_never_writes_into_a_used_directory(demo: Demo, made: Path) -> 
     result = run("--db", demo.db, "bundle", "--model", "fraud-detector", "--out", made)
     assert result.exit_code == 2
     assert result.stderr == f"error: --out: {made} exists and is not an empty directory\n"
+
+
+def test_a_bundle_with_no_events_is_refused_not_passed(demo: Demo, copy: Path) -> None:
+    (copy / "events.jsonl").write_bytes(b"")
+    document = json.loads((copy / "proofs.json").read_text(encoding="utf-8"))
+    document["proofs"] = []
+    (copy / "proofs.json").write_text(json.dumps(document), encoding="utf-8")
+    _refused(copy, demo.key, "events.jsonl: no events; an empty bundle proves nothing")
+
+
+def test_an_evidence_file_that_is_a_symlink_is_not_followed(
+    demo: Demo, copy: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "secret.txt"
+    outside.write_text("not for the verifier's eyes\n", encoding="utf-8")
+    (copy / "verifier-key.txt").unlink()
+    (copy / "verifier-key.txt").symlink_to(outside)
+    result = run("verify-bundle", copy)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"error: {copy}: verifier-key.txt is a symlink; a bundle holds its files itself\n"
+    )
+    assert "not for the verifier" not in result.output
+
+
+def _rezip(source: Path, target: Path, extra: dict[str, bytes]) -> Path:
+    """``source``'s members, then ``extra`` (which may repeat a name) appended."""
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
+        for info in old.infolist():
+            new.writestr(info, old.read(info))
+        for name, content in extra.items():
+            with pytest.warns(UserWarning, match="Duplicate name"):
+                new.writestr(name, content)
+    return target
+
+
+def test_a_zip_holding_an_evidence_file_twice_is_refused(
+    demo: Demo, made: Path, tmp_path: Path
+) -> None:
+    # unzip would take the second copy, a naive reader the first: the evidence is ambiguous.
+    twice = _rezip(
+        made.with_name("fraud-bundle.zip"),
+        tmp_path / "twice.zip",
+        {"fraud-bundle/events.jsonl": b""},
+    )
+    _refused(twice, demo.key, f"{twice}: events.jsonl appears more than once in the zip", code=2)
+
+
+@pytest.mark.parametrize(
+    ("patch", "why"),
+    [
+        ({6: 0x01}, "is encrypted"),  # general purpose flag bit 0 (local and central header)
+        ({8: 99}, "compression method is not supported"),
+    ],
+)
+def test_an_unreadable_zip_member_gets_one_line(
+    demo: Demo, made: Path, tmp_path: Path, patch: dict[int, int], why: str
+) -> None:
+    data = bytearray(made.with_name("fraud-bundle.zip").read_bytes())
+    central = data.index(b"PK\x01\x02")  # the first member is VERIFY.txt; patch the second
+    local = data.index(b"PK\x03\x04", 1)
+    second_central = data.index(b"PK\x01\x02", central + 1)
+    for offset, value in patch.items():
+        data[local + offset] |= value
+        data[second_central + offset + 2] |= value  # central headers have 2 more bytes first
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(bytes(data))
+    with zipfile.ZipFile(broken) as archive:
+        name = archive.infolist()[1].filename.partition("/")[2]
+    result = run("verify-bundle", broken, "--public-key", demo.key)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {broken}: cannot read {name} from the zip (")
+    assert why in result.stderr
+    assert result.stderr.count("\n") == 1

@@ -5,14 +5,18 @@ Every test leaves a screenshot in test-artifacts/viewer/ (see conftest).
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
+
+import pytest
 
 from ledger.demo import INCIDENT, MODELS
 from tests.viewer.conftest import TOKEN_KEY, Served, Shoot
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Page, Route
 
 VERSION = "model:fraud-detector@1.4.0"
 TIMELINE = """query($subjects: [String!]!, $from: DateTime, $to: DateTime, $related: Boolean!) {
@@ -201,10 +205,84 @@ def test_an_inclusion_proof_verifies_in_the_page_and_a_tampered_one_does_not(
     page.click("#recheck")
     page.wait_for_selector("#proof-result[data-ok=false]")
     assert page.inner_text("#proof-verdict") == "NOT verified"
-    assert "the checkpoint says" in page.inner_text("#proof-result")
+    assert "the signed checkpoint says" in page.inner_text("#proof-result")
     shoot(page, "11-verify-tampered")
 
     page.fill("#proof-path", "\n".join(path[:-1]))  # one hash short
     page.click("#recheck")
     page.wait_for_selector("#proof-result[data-ok=false]")
     assert "too short" in page.inner_text("#proof-result")
+
+
+def _rewrite_graphql(page: Page, change: Callable[[dict[str, Any]], None]) -> None:
+    """Let ``change`` edit every GraphQL request body the page sends (a lying server's view)."""
+
+    def handle(route: Route) -> None:
+        body = json.loads(route.request.post_data or "{}")
+        change(body)
+        route.continue_(post_data=json.dumps(body))
+
+    page.route("**/graphql", handle)
+
+
+def test_a_proof_is_checked_against_the_signed_root_not_the_unsigned_fields(
+    page: Page, served: Served
+) -> None:
+    # The server's unsigned treeSize/rootHash disagree with its signed note: the
+    # page must prove against what the key vouches for, and say they disagree.
+    def lie(route: Route) -> None:
+        response = route.fetch()
+        body = response.json()
+        checkpoint = (body.get("data") or {}).get("checkpoint")
+        if checkpoint and "signedNote" in checkpoint:
+            checkpoint["rootHash"] = "00" * 32
+        route.fulfill(response=response, json=body)
+
+    page.route("**/graphql", lie)
+    show(page, "#/verify?seq=5")
+    assert page.inner_text("#note-check").startswith("note disagrees")
+    page.wait_for_selector("#proof-result[data-ok]")
+    assert page.get_attribute("#proof-result", "data-ok") == "true"
+    assert "matches the signed checkpoint" in page.inner_text("#proof-result")
+
+
+def test_a_proof_of_another_event_does_not_pass_for_the_seq_asked_for(
+    page: Page, served: Served
+) -> None:
+    # Asked for seq 6, the server answers with seq 5 and its (valid) proof.
+    def swap(body: dict[str, Any]) -> None:
+        if body.get("variables", {}).get("seq") == 6:
+            body["variables"]["seq"] = 5
+
+    _rewrite_graphql(page, swap)
+    show(page, "#/verify?seq=6")
+    page.wait_for_selector("#proof-result[data-ok]")
+    assert page.get_attribute("#proof-result", "data-ok") == "false"
+    assert "the canonical bytes hold seq 5, not 6" in page.inner_text("#proof-result")
+    assert page.inner_text("#proof-event-line").startswith("seq 5 · ")
+
+
+@pytest.mark.parametrize(
+    ("direction", "present", "absent"),
+    [
+        ("upstream", "dataset:fraud-features@2026-11-12", "deployment:fraud-detector/prod"),
+        ("downstream", "deployment:fraud-detector/prod", "dataset:fraud-features@2026-11-12"),
+    ],
+)
+def test_the_lineage_page_draws_one_side_when_asked(
+    page: Page, direction: str, present: str, absent: str
+) -> None:
+    show(page, f"#/lineage/{quote(VERSION, safe='')}")
+    assert page.locator(f'#graph g.node[data-ref="{present}"]').count() == 1
+    assert page.locator(f'#graph g.node[data-ref="{absent}"]').count() == 1
+    page.select_option("#lineage-form select[name=direction]", direction)
+    page.click("#lineage-form button[type=submit]")
+    page.wait_for_url(f"**direction={direction}*")
+    page.wait_for_selector("body[data-state=ready]")
+    assert page.locator(f'#graph g.node[data-ref="{present}"]').count() == 1
+    assert page.locator(f'#graph g.node[data-ref="{absent}"]').count() == 0
+    assert page.input_value("#lineage-form select[name=direction]") == direction
+    # Re-centring keeps the choice.
+    page.click(f'#graph g.node[data-ref="{present}"]')
+    page.wait_for_selector(f'#graph g.node.centre[data-ref="{present}"]')
+    assert f"direction={direction}" in page.url

@@ -13,7 +13,7 @@ import pytest
 from starlette.exceptions import StarletteDeprecationWarning
 
 from ledger.api import create_app
-from ledger.api.viewer import STATIC_DIR
+from ledger.api.viewer import CONTENT_SECURITY_POLICY, STATIC_DIR
 from ledger.service import Ledger
 
 with warnings.catch_warnings():
@@ -96,3 +96,14 @@ def test_the_package_data_includes_every_viewer_file() -> None:
     for path in FILES:
         relative = path.relative_to(package).as_posix()
         assert any(fnmatch.fnmatch(relative, p) for p in patterns), f"{relative} is not shipped"
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_every_viewer_response_carries_the_policy_and_no_sniffing(
+    client: TestClient, path: Path
+) -> None:
+    # /viewer/index.html is a document as much as / is: same policy.
+    response = client.get(f"/viewer/{path.name}")
+    assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "no-referrer"

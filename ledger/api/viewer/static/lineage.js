@@ -5,14 +5,29 @@
 import { gql } from "./api.js";
 import { h, s } from "./dom.js";
 
-const LINEAGE = `query Lineage($ref: String!, $depth: Int!, $asOf: AsOf) {
-  up: lineage(ref: $ref, direction: UPSTREAM, depth: $depth, asOf: $asOf) {
+const LINEAGE = `query Lineage($ref: String!, $depth: Int!, $asOf: AsOf, $up: Boolean!,
+    $down: Boolean!) {
+  up: lineage(ref: $ref, direction: UPSTREAM, depth: $depth, asOf: $asOf) @include(if: $up) {
     nodes { ref kind } edges { source target relation seq }
   }
-  down: lineage(ref: $ref, direction: DOWNSTREAM, depth: $depth, asOf: $asOf) {
+  down: lineage(ref: $ref, direction: DOWNSTREAM, depth: $depth, asOf: $asOf)
+      @include(if: $down) {
     nodes { ref kind } edges { source target relation seq }
   }
 }`;
+
+// Which sides of the centre to draw (`direction` in the address).
+const DIRECTIONS = {
+  both: "upstream and downstream",
+  upstream: "upstream only",
+  downstream: "downstream only",
+};
+const NONE = { nodes: [], edges: [] };
+
+function directionOf(params) {
+  const wanted = params.get("direction");
+  return Object.hasOwn(DIRECTIONS, wanted) ? wanted : "both";
+}
 
 const COLUMN = 370;
 const ROW = 52;
@@ -195,12 +210,21 @@ function controls(ref, params) {
     max: 10,
     value: params.get("depth") ?? "2",
   });
+  const chosen = directionOf(params);
+  const direction = h(
+    "select",
+    { name: "direction" },
+    Object.entries(DIRECTIONS).map(([value, text]) =>
+      h("option", { value, selected: value === chosen }, text),
+    ),
+  );
   const form = h(
     "form",
     { id: "lineage-form", class: "controls" },
     h("label", {}, "Entity ", refInput),
     h("label", {}, "As of (UTC) ", asOf),
     h("label", {}, "Depth ", depth),
+    h("label", {}, "Show ", direction),
     h("button", { type: "submit" }, "Show"),
   );
   form.addEventListener("submit", (event) => {
@@ -208,6 +232,7 @@ function controls(ref, params) {
     const next = new URLSearchParams();
     if (asOf.value) next.set("asOf", `${asOf.value}:00Z`);
     next.set("depth", depth.value || "2");
+    if (direction.value !== "both") next.set("direction", direction.value);
     location.hash = hashFor(refInput.value.trim(), next);
   });
   return form;
@@ -243,8 +268,15 @@ export async function renderLineage(page, ref, params) {
   }
   const asOf = params.get("asOf");
   const depth = Math.min(10, Math.max(1, Number(params.get("depth") ?? 2) || 2));
-  const data = await gql(LINEAGE, { ref, depth, asOf: asOf ? { time: asOf } : null });
-  const shape = layout(ref, data.up, data.down);
+  const direction = directionOf(params);
+  const data = await gql(LINEAGE, {
+    ref,
+    depth,
+    asOf: asOf ? { time: asOf } : null,
+    up: direction !== "downstream",
+    down: direction !== "upstream",
+  });
+  const shape = layout(ref, data.up ?? NONE, data.down ?? NONE);
   const pick = (next) => {
     location.hash = hashFor(next, params);
   };
@@ -255,7 +287,8 @@ export async function renderLineage(page, ref, params) {
     h(
       "p",
       { class: "muted" },
-      `${shape.positions.size} entities, ${shape.edges.length} edges${asOf ? ` as of ${asOf}` : ""}. `,
+      `${shape.positions.size} entities, ${shape.edges.length} edges, ${DIRECTIONS[direction]}`,
+      `${asOf ? ` as of ${asOf}` : ""}. `,
       "Upstream (what it depends on) is to the left, downstream to the right. Click a node to centre on it.",
     ),
     h("div", { class: "graph-frame" }, graph(ref, shape, pick)),

@@ -9,7 +9,7 @@ export class ProofError extends Error {}
 
 export function hexToBytes(hex) {
   if (typeof hex !== "string" || !/^([0-9a-f]{2})*$/i.test(hex)) {
-    throw new ProofError(`not lowercase hex: ${String(hex).slice(0, 20)}…`);
+    throw new ProofError(`not hex: ${String(hex).slice(0, 20)}…`);
   }
   return Uint8Array.from(hex.match(/../g) ?? [], (byte) => parseInt(byte, 16));
 }
@@ -67,8 +67,32 @@ export async function rootFromInclusionProof(leaf, index, size, proof) {
 }
 
 // Every step an auditor would take, each reported, so a failure says where.
-export async function checkInclusion({ canonical, eventHash, seq, treeSize, rootHash, proof }) {
+export async function checkInclusion({
+  canonical,
+  eventHash,
+  seq,
+  treeSize,
+  rootHash,
+  proof,
+  what = "checkpoint",
+}) {
   const steps = [];
+  // The leaf index comes from the seq asked for; the bytes hashed must be that
+  // event's, or a proof of some other event would pass for this one.
+  let claimed;
+  try {
+    claimed = JSON.parse(canonical).seq;
+  } catch {
+    claimed = undefined;
+  }
+  steps.push({
+    name: "event seq",
+    ok: claimed === seq,
+    detail:
+      claimed === seq
+        ? `the canonical bytes are those of seq ${seq}`
+        : `the canonical bytes hold seq ${claimed}, not ${seq}`,
+  });
   const bytes = utf8(canonical);
   const rehashed = bytesToHex(await sha256(bytes));
   steps.push({
@@ -91,8 +115,8 @@ export async function checkInclusion({ canonical, eventHash, seq, treeSize, root
       ok: root === rootHash,
       detail:
         root === rootHash
-          ? `recomputed root ${root} matches the checkpoint`
-          : `recomputed root ${root}, the checkpoint says ${rootHash}`,
+          ? `recomputed root ${root} matches the ${what}`
+          : `recomputed root ${root}, the ${what} says ${rootHash}`,
     });
   } catch (error) {
     if (!(error instanceof ProofError)) throw error;
@@ -116,13 +140,17 @@ export function parseCheckpoint(note) {
       if (!match) throw new ProofError(`not a signature line: ${line}`);
       return { name: match[1], blob: base64ToBytes(match[2]) };
     });
-  return {
-    body,
-    origin,
-    treeSize: Number(size),
-    rootHash: bytesToHex(base64ToBytes(root)),
-    signatures,
-  };
+  if (!/^(0|[1-9][0-9]*)$/.test(size ?? "") || !Number.isSafeInteger(Number(size))) {
+    throw new ProofError(`the note's tree size is not a number: ${String(size).slice(0, 20)}`);
+  }
+  let rootBytes;
+  try {
+    rootBytes = base64ToBytes(root ?? "");
+  } catch {
+    rootBytes = new Uint8Array();
+  }
+  if (rootBytes.length !== 32) throw new ProofError("the note's root is not 32 bytes of base64");
+  return { body, origin, treeSize: Number(size), rootHash: bytesToHex(rootBytes), signatures };
 }
 
 // Verifier key `<name>+<8 hex key id>+<base64(0x01 || public key)>`.

@@ -100,12 +100,21 @@ function report(outcome) {
   ];
 }
 
+// Shown from the canonical bytes, which are what gets hashed and proven, not
+// from the server's other fields about the event.
 function eventView(event) {
+  let shown;
+  try {
+    shown = JSON.parse(event.canonical);
+    if (typeof shown !== "object" || shown === null) throw new TypeError("not an object");
+  } catch {
+    shown = { seq: "?", type: "?", subject: "?", actor: "?", data: {} };
+  }
   return [
     h(
       "p",
-      {},
-      `seq ${event.seq} · ${event.type} · ${event.subject} · ${event.actor}: ${summarise(event)}`,
+      { id: "proof-event-line" },
+      `seq ${shown.seq} · ${shown.type} · ${shown.subject} · ${shown.actor}: ${summarise(shown)}`,
     ),
     h(
       "details",
@@ -116,13 +125,24 @@ function eventView(event) {
   ];
 }
 
-function proofCard(checkpoint, params) {
+// The tree head proofs are checked against. With a signed note, that is the
+// note's size and root: the fields beside it are the server's word, which the
+// signature does not cover.
+function trustedHead(checkpoint) {
+  if (!checkpoint.signedNote) {
+    return { treeSize: checkpoint.treeSize, rootHash: checkpoint.rootHash, what: "checkpoint" };
+  }
+  const note = parseCheckpoint(checkpoint.signedNote);
+  return { treeSize: note.treeSize, rootHash: note.rootHash, what: "signed checkpoint" };
+}
+
+function proofCard(head, params) {
   const seq = h("input", {
     id: "seq",
     type: "number",
     min: 1,
-    max: checkpoint.treeSize,
-    value: params.get("seq") ?? checkpoint.treeSize,
+    max: head.treeSize,
+    value: params.get("seq") ?? head.treeSize,
     required: true,
   });
   const eventBox = h("div", { id: "proof-event" });
@@ -140,15 +160,17 @@ function proofCard(checkpoint, params) {
   );
   const result = h("div", { id: "proof-result", "aria-live": "polite" });
   let event = null;
+  let wantedSeq = null;
 
-  // Always against the checkpoint's root, never the root the proof claims.
+  // Always against the signed root, never the root the proof claims.
   const check = async () => {
     const outcome = await checkInclusion({
       canonical: event.canonical,
       eventHash: event.hash,
-      seq: event.seq,
-      treeSize: checkpoint.treeSize,
-      rootHash: checkpoint.rootHash,
+      seq: wantedSeq,
+      treeSize: head.treeSize,
+      rootHash: head.rootHash,
+      what: head.what,
       proof: path.value.split(/\s+/).filter(Boolean),
     });
     result.dataset.ok = String(outcome.ok);
@@ -159,7 +181,7 @@ function proofCard(checkpoint, params) {
     delete result.dataset.ok;
     let data;
     try {
-      data = await gql(PROOF, { seq: wanted, treeSize: checkpoint.treeSize });
+      data = await gql(PROOF, { seq: wanted, treeSize: head.treeSize });
     } catch (error) {
       // Shown in the panel, so the checkpoint above stays on screen.
       result.replaceChildren(
@@ -168,6 +190,7 @@ function proofCard(checkpoint, params) {
       return;
     }
     event = data.event;
+    wantedSeq = wanted;
     eventBox.replaceChildren(...eventView(event));
     path.value = data.inclusionProof.proof.join("\n");
     recheck.disabled = false;
@@ -211,7 +234,19 @@ function proofCard(checkpoint, params) {
 
 export async function renderVerify(page, _arg, params) {
   const { checkpoint } = await gql(CHECKPOINT);
-  const proof = proofCard(checkpoint, params);
+  let head;
+  try {
+    head = trustedHead(checkpoint);
+  } catch (error) {
+    if (!(error instanceof ProofError)) throw error;
+    const refused = section(
+      "Inclusion proof",
+      h("p", { id: "proof-verdict", class: "bad" }, `nothing to verify against: ${error.message}`),
+    );
+    page.replaceChildren(h("h1", {}, "Verify"), checkpointCard(checkpoint), refused);
+    return;
+  }
+  const proof = proofCard(head, params);
   page.replaceChildren(h("h1", {}, "Verify"), checkpointCard(checkpoint), proof.card);
   await proof.start();
 }
