@@ -16,6 +16,12 @@ Seqs are computed from that head, never from a SEQUENCE (which would leave
 gaps on rollback), and ``seq`` is the primary key, so the chain can neither
 fork nor skip.
 
+The lock and the head query go out in one pipeline with ``BEGIN`` (and the
+id lookup), and the rows with ``COMMIT`` (``ledger.store.postgres_rows``): the
+server still runs them one after the other, so the head query's snapshot is
+taken after the lock is granted, but a small append costs two round trips
+instead of eight, and the lock is held that much shorter.
+
 Readers never skip a seq that commits late: seq N+1 is written only by a
 transaction that obtained the lock after the one writing seq N had committed
 and become visible, so seqs become visible in order and any snapshot that

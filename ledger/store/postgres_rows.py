@@ -1,14 +1,16 @@
 """How the PostgreSQL store moves events and Merkle nodes: the write transaction and row helpers.
 
-Batches go through binary ``COPY`` (one round trip for the rows, no text
-escaping of the bodies); lookups by many ids or node ids are one query each
-(``= ANY(array)``, ``unnest``), not one per item, since every round trip
-happens while the append lock is held.
+Every round trip of a write happens while the append lock is held, so the
+write transaction sends its statements in pipelines (see
+``PostgresTransaction``); large batches go through binary ``COPY`` (no text
+escaping of the bodies), and lookups by many ids or node ids are one query
+each (``unnest``), not one per item.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from typing import LiteralString
 
 import psycopg
@@ -17,7 +19,7 @@ from psycopg.rows import TupleRow
 from ledger.events import Event
 from ledger.merkle.hashing import leaf_hash
 from ledger.store import postgres_projections
-from ledger.store.protocol import Head, NodeId
+from ledger.store.protocol import Head, NodeId, StoreError
 
 __all__ = [
     "EVENT_COLUMNS",
@@ -40,6 +42,20 @@ _COPY_FROM = 8
 INSERT, which costs one round trip where COPY costs two."""
 
 _HEAD: LiteralString = "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
+_FRONTIER: LiteralString = """
+    WITH head AS (SELECT coalesce(max(seq), 0) AS size FROM events),
+    frontier AS (
+        SELECT level, (size >> level) - 1 AS idx FROM head, generate_series(1, 62) AS level
+        WHERE (size >> level) & 1 = 1
+    )
+    SELECT m.level, m.idx, m.hash FROM merkle_nodes AS m JOIN frontier USING (level, idx)
+    UNION ALL
+    SELECT 0, seq - 1, body FROM events, head WHERE seq = size AND size % 2 = 1
+"""
+"""The head's Merkle frontier (``ledger.merkle.frontier_ids``: one perfect subtree per set
+bit of the size; a lone leaf is hashed from its event's body), read in the transaction's
+first round trip. A writer whose cached frontier is stale (another process appended
+since) then extends the tree without one more round trip under the lock."""
 _BY_ID: LiteralString = (
     f"SELECT {EVENT_COLUMNS} FROM events WHERE id IN (SELECT unnest(%s::text[]))"
 )
@@ -62,9 +78,10 @@ class PostgresTransaction:
     batch is small (four more for COPY when it is large):
 
     - it starts with its first call, which sends ``BEGIN``, the lock, the head
-      query and, when that first call is ``events_by_id``, the id lookup as
-      one pipeline. The server runs them in order, so the head query's
-      snapshot is taken after the lock is granted (see ``ledger.store.postgres``);
+      query, the head's Merkle frontier and, when that first call is
+      ``events_by_id``, the id lookup as one pipeline. The server runs them in
+      order, so the head query's snapshot is taken after the lock is granted
+      (see ``ledger.store.postgres``);
     - events and Merkle nodes are kept until the commit (or until a read that
       could see them), then sent with ``COMMIT``: small batches as pipelined
       INSERTs in the commit's round trip, large ones by binary COPY first.
@@ -81,27 +98,35 @@ class PostgresTransaction:
         self._head: Head | None = None
         self._events: list[Event] = []
         self._nodes: list[tuple[int, int, bytes]] = []
+        # Perfect-subtree hashes never change once complete, so any node read
+        # here stays right for the whole transaction, whatever it appends.
+        self._nodes_known: dict[NodeId, bytes] = {}
 
     @property
     def conn(self) -> Conn:
         return self._conn
 
     def _start(self, ids: Sequence[str] = ()) -> dict[str, Event]:
-        """BEGIN, lock, head (and the ids' events) in one round trip; return those events."""
+        """BEGIN, lock, head, frontier (and the ids' events) in one round trip; return those."""
         conn = self._conn
         with conn.pipeline():
             # Explicit READ COMMITTED whatever default_transaction_isolation
             # says: at REPEATABLE READ or SERIALIZABLE the snapshot would be
             # taken by the lock statement, before the wait, and the head
             # would be stale (a fork).
-            conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE")
+            conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
             conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", self._lock)
             head = conn.execute(_HEAD)
+            frontier = conn.cursor(binary=True)
+            frontier.execute(_FRONTIER)
             found = conn.cursor(binary=True)
             if ids:
                 found.execute(_BY_ID, (list(dict.fromkeys(ids)),))
         self._started = True
         self._head = _head_of(head.fetchone())
+        for level, idx, hash_ in frontier:
+            node = (int(level), int(idx))
+            self._nodes_known[node] = leaf_hash(bytes(hash_)) if level == 0 else bytes(hash_)
         return {row[1]: Event(*row) for row in found} if ids else {}
 
     def _ensure_started(self) -> None:
@@ -123,7 +148,11 @@ class PostgresTransaction:
         self._write_large()
         with self._conn.pipeline():
             self._write_small()
-            self._conn.execute("COMMIT")
+            done = self._conn.execute("COMMIT")
+        if done.statusmessage != "COMMIT":
+            # PostgreSQL answers COMMIT of a transaction that already failed (an
+            # error someone caught and went on) with ROLLBACK, and no error.
+            raise StoreError("append failed: the transaction had failed; nothing was written")
 
     def rollback(self) -> None:
         self._events.clear()
@@ -175,8 +204,12 @@ class PostgresTransaction:
             self._head = Head(events[-1].seq, events[-1].hash)
 
     def merkle_nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
-        self.flush()
-        return fetch_nodes(self._conn, ids)
+        known = self._nodes_known
+        missing = [node for node in ids if node not in known]
+        if missing or not self._started:
+            self.flush()
+            known.update(fetch_nodes(self._conn, missing))
+        return {node: known[node] for node in ids if node in known}
 
     def insert_merkle_nodes(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
         self._ensure_started()
@@ -210,19 +243,19 @@ class PostgresTransaction:
         postgres_projections.write_projection(self._conn, docs, intervals, edges, position, history)
 
 
-def _event_row(e: Event) -> tuple[object, ...]:
-    return (
-        e.seq,
-        e.id,
-        e.type,
-        e.subject,
-        e.actor,
-        e.occurred_at,
-        e.recorded_at,
-        e.prev_hash,
-        e.hash,
-        e.body,
-    )
+_event_row: Callable[[Event], tuple[object, ...]] = operator.attrgetter(
+    "seq",
+    "id",
+    "type",
+    "subject",
+    "actor",
+    "occurred_at",
+    "recorded_at",
+    "prev_hash",
+    "hash",
+    "body",
+)
+"""An event as a row in EVENT_COLUMNS order (one C call, no per-field Python bytecode)."""
 
 
 def _copy_events(conn: Conn, events: Sequence[Event]) -> None:

@@ -12,17 +12,23 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager, suppress
+from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import pq
 
 from ledger.chain import seal
 from ledger.errors import StoreError
 from ledger.events import Event
+from ledger.merkle import frontier_ids
 from ledger.service import Ledger
 from ledger.store import EventStore, open_store
 from ledger.store.postgres import APPEND_LOCK, PostgresStore
+from ledger.store.postgres_rows import PostgresTransaction
 from ledger.store.protocol import Head
 from tests.helpers import draft
 
@@ -198,3 +204,83 @@ def _wait_for_a_lock_waiter(url: str, store: EventStore, timeout: float = 20.0) 
                 return
             time.sleep(0.02)
     raise AssertionError("no writer ever queued on the append lock")
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 8, 13])
+def test_the_first_round_trip_reads_the_heads_merkle_frontier(ledger: Ledger, size: int) -> None:
+    ledger.append([draft(n) for n in range(size)], "ci")
+    ids = frontier_ids(size)
+    expected = ledger.store.merkle_nodes(ids)
+    assert sorted(expected) == sorted(ids)
+    with ledger.store.transaction() as tx:
+        tx.head()
+        # Read with the lock, so a writer whose cached frontier is stale needs no
+        # further round trip (white box: the transaction's node cache).
+        assert isinstance(tx, PostgresTransaction)
+        assert {node: tx._nodes_known[node] for node in ids} == expected
+        assert tx.merkle_nodes(ids) == expected
+
+
+def _round_trips(trace: Path) -> int:
+    """Turns from client to server messages in a libpq trace: one per round trip."""
+    turns, last = 0, ""
+    for line in trace.read_text().splitlines():
+        side = line.split("\t", 1)[0]
+        turns += side == "B" and last == "F"
+        last = side if side in ("F", "B") else last
+    return turns
+
+
+@contextmanager
+def _tracing(store: PostgresStore, directory: Path) -> Iterator[list[Path]]:
+    """A libpq trace file per pooled connection while the block runs (the pool hands its
+    idle connections out in turn, so any of them may carry the append)."""
+    size = store._pool.get_stats()["pool_size"]
+    files = [directory / f"libpq-{n}.trace" for n in range(size)]
+    with ExitStack() as stack:
+        outs = [stack.enter_context(path.open("w")) for path in files]
+        with ExitStack() as borrowed:
+            conns = [borrowed.enter_context(store._pool.connection()) for _ in files]
+        for conn, out in zip(conns, outs, strict=True):
+            conn.pgconn.trace(out.fileno())
+            conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+        try:
+            yield files
+        finally:
+            for conn in conns:
+                conn.pgconn.untrace()
+
+
+@pytest.mark.parametrize(("size", "expected"), [(1, 2), (1000, 6)])
+def test_an_append_costs_two_round_trips_and_six_with_copy(
+    ledger: Ledger, tmp_path: Path, size: int, expected: int
+) -> None:
+    # Every round trip is spent holding the append lock: BEGIN, the lock, the
+    # head, the frontier and the id lookup share one; the rows share COMMIT's
+    # (COPY, for 8 rows or more, costs two round trips per table).
+    store = ledger.store
+    assert isinstance(store, PostgresStore)
+    ledger = Ledger(store, project=False)  # the core: projections add their own reads and writes
+    ledger.append([draft(0, id=str(uuid.uuid4()))], "ci")
+    with _tracing(store, tmp_path) as traces:
+        ledger.append([draft(n, id=str(uuid.uuid4())) for n in range(size)], "ci")
+    assert sum(_round_trips(trace) for trace in traces) == expected
+    assert ledger.verify().ok
+
+
+def test_a_transaction_whose_statement_failed_is_not_reported_committed(ledger: Ledger) -> None:
+    # PostgreSQL turns COMMIT of a failed transaction into a silent ROLLBACK; an
+    # append must not be acknowledged as if it had been written.
+    store = ledger.store
+
+    def fail_and_go_on() -> None:
+        with store.transaction() as tx:
+            tx.head()
+            assert isinstance(tx, PostgresTransaction)
+            with suppress(psycopg.errors.DivisionByZero):
+                tx.conn.execute("SELECT 1 / 0")
+
+    with pytest.raises(StoreError, match="nothing was written"):
+        fail_and_go_on()
+    assert store.head() == Head(0, "0" * 64)
+    assert ledger.append([draft(1)], "ci")[0].seq == 1
