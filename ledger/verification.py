@@ -160,13 +160,12 @@ def _verify_chunk(
             )
 
     # The hot loop: one tuple per event, C calls only. Each row is accepted
-    # here only when it certainly passes every ChainVerifier check (the next
+    # here only when it certainly passes every ChainVerifier check: the next
     # seq, the stored hash, exactly the envelope's fields, equal to the
-    # columns, linked, canonical by ledger.canonical.surely_canonical, whose
-    # float walk needs only ``data``: the other fields equal text and integer
-    # columns); any
-    # other row is handed to ChainVerifier, which judges it exactly and
-    # words the break. So this loop only ever speeds up a verdict.
+    # columns, linked, and canonical by ledger.canonical.surely_canonical
+    # (whose float walk needs only ``data``: the other fields equal text and
+    # integer columns). Any other row is handed to ChainVerifier, which judges
+    # it exactly and words the break, so this loop only ever speeds up a verdict.
     sha256, loads, dumps, columns_of = hashlib.sha256, orjson.loads, orjson.dumps, _COLUMNS_OF
     sort = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
     floats_ok = fast_floats_only

@@ -392,14 +392,15 @@ class RawBatched(Stepper):
 
 
 class RawBatchedLedgerPragmas(RawBatched):
-    """(a') the same, with the ledger's own WAL checkpoint interval (``PRAGMA
-    wal_autocheckpoint``, ledger.store.sqlite): the like-for-like limit."""
+    """(a') the same, with the WAL checkpoint interval the ledger uses for large
+    batches (``PRAGMA wal_autocheckpoint``, ledger.store.sqlite_rows): the
+    like-for-like limit."""
 
     def __init__(self, scratch: Scratch, units: Sequence[Any]) -> None:
-        from ledger.store.sqlite import WAL_AUTOCHECKPOINT_PAGES
+        from ledger.store.sqlite_rows import WAL_PAGES_LARGE_BATCH
 
         super().__init__(scratch, units)
-        self.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+        self.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_PAGES_LARGE_BATCH}")
 
 
 class RawSingle(RawBatched):

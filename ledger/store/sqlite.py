@@ -40,7 +40,6 @@ __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
 SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 120_000
-WAL_AUTOCHECKPOINT_PAGES = 10_000
 
 
 class SQLiteStore:
@@ -65,14 +64,6 @@ class SQLiteStore:
             if self.path != ":memory:":
                 self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = FULL")
-            # Checkpoint the WAL every ~40 MiB instead of every ~4 MiB. A batch
-            # of random-UUID index inserts dirties hundreds of pages, so the
-            # default (1000 pages) checkpoints (writes and fsyncs the database
-            # file) after nearly every commit; fewer checkpoints write each hot
-            # page once instead of many times (+45% batched appends at 200k
-            # events, docs/benchmarks.md). Durability is unchanged: a commit is
-            # durable once the WAL is fsynced (synchronous=FULL).
-            self._conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
             self.db = sqlite_utils.Database(self._conn)
             self._lock = threading.RLock()
             self._migrate()
@@ -151,7 +142,7 @@ class SQLiteStore:
                 query += " AND seq <= ?"
                 args = (start, end)
             cursor = conn.execute(query + " ORDER BY seq", args)
-            while rows := cursor.fetchmany(4096):
+            while rows := cursor.fetchmany(1024):
                 yield from rows
         except sqlite3.Error as exc:
             raise StoreError(f"read failed: {exc}") from None
