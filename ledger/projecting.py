@@ -182,10 +182,11 @@ class DocCache:
     takes the documents its projector read or wrote, which then describe the
     new position. Documents are never changed in place, so they are shared,
     not copied. At most ``limit`` documents are kept, the least recently
-    kept dropped first.
+    kept dropped first (a parsed version or model document is ~17 KB in
+    memory for ~5 KB of JSON, so the default bounds it near 170 MB).
     """
 
-    def __init__(self, limit: int = 50_000) -> None:
+    def __init__(self, limit: int = 10_000) -> None:
         self._limit = limit
         self._docs: dict[str, Doc | None] = {}
         self._lock = threading.Lock()

@@ -31,8 +31,10 @@ What one run measures (each part prints its conditions):
    time, impact; medians over random start nodes; memory by tracemalloc and
    RSS.
 4. ``registry``: ``store.status_intervals(environment="prod", at_time=T)`` on
-   the 1M ledger for random T, plus the same by seq, and two candidate
-   rewrites of the query measured on the same data.
+   the 1M ledger for random T, plus the same by seq; then "what served prod
+   at T" (``statuses=`` the serving statuses, read from the R*Tree), checked
+   equal to the plain read filtered to those statuses, and the serving filter
+   through the ``(environment, time)`` index alone for reference.
 
 The event stream (see :class:`Stream`) reuses the demo's shapes
 (``ledger/_demo``) and its three rollout policies: hundreds of models of
@@ -1339,8 +1341,12 @@ def instrumented(store: SQLiteStore, probe: Probe) -> Iterator[list[str]]:
         patch(appending, "keys_for", inner("keys_for"), "appending.keys_for")
     if hasattr(appending, "policy_keys_for"):
         patch(appending, "policy_keys_for", inner("policy_keys_for"), "appending.policy_keys_for")
-    patch(sqlite_mod._Tx, "get_docs", get_docs, "_Tx.get_docs")
-    patch(sqlite_mod._Tx, "write_projection", write_projection, "_Tx.write_projection")
+    # the write transaction moved to ledger.store.sqlite_rows when the store was split
+    import ledger.store.sqlite_rows as sqlite_rows
+
+    tx_class = getattr(sqlite_mod, "_Tx", None) or sqlite_rows.SQLiteTransaction
+    patch(tx_class, "get_docs", get_docs, "_Tx.get_docs")
+    patch(tx_class, "write_projection", write_projection, "_Tx.write_projection")
     conn = store._conn
     store._conn = TimedConn(conn, probe)  # type: ignore[assignment]
     try:
@@ -2506,7 +2512,8 @@ def print_summary(result: dict[str, Any]) -> None:
     if rg:
         for name, q in rg.items():
             if isinstance(q, dict) and "median_ms" in q:
-                goal = "< 5 ms" if name == "status_intervals(prod, at_time)" else "-"
+                # the target is "what was in production at T": the serving read
+                goal = "< 5 ms" if name == "status_intervals(prod, at_time, serving)" else "-"
                 met = "-" if goal == "-" else ("yes" if q["median_ms"] < 5 else "NO")
                 rows.append(
                     (

@@ -6,11 +6,16 @@ transaction together with the tracking position (meta ``projection_seq``).
 
 "What served environment E at time T" must not scan every interval that
 began before T (non-serving statuses such as ``replaced`` stay open for
-good), so the serving intervals (``canary``, ``production``) are also kept in
-an R*Tree, ``proj_serving``: ``[t0, t1)`` in seconds since the Unix epoch and
-``[s0, s1)`` in seqs, open ends at ``_OPEN``. R*Tree coordinates are 32-bit
-floats rounded outwards, and times get a second of slack either side, so the
-tree yields a superset that the exact test on ``proj_status`` then trims.
+good). Serving intervals (``canary``, ``production``) that have *ended* are
+kept in an R*Tree, ``proj_serving``: ``[t0, t1)`` in seconds since the Unix
+epoch and ``[s0, s1)`` in seqs, inserted once when the interval closes (an
+R*Tree update costs a delete and a re-insert, eight times an insert here).
+Open ones are few (what serves now) and found through the partial index
+``proj_status_serving_open``. R*Tree coordinates are 32-bit floats rounded
+outwards, and times get a second of slack either side, so the tree yields a
+superset that the exact test on ``proj_status`` then trims. The tree has no
+environment column: an auxiliary column costs a lookup per candidate, more
+than joining the other environments' candidates and dropping them.
 """
 
 from __future__ import annotations
@@ -49,16 +54,32 @@ _OPEN = 1e12
 _SLACK_S = 1.0
 """Seconds added either side of a time in ``proj_serving`` (see the module docstring)."""
 
-_SERVING_DDL = (
-    "CREATE VIRTUAL TABLE IF NOT EXISTS proj_serving USING rtree(id, t0, t1, s0, s1, +environment)"
+_SERVING_DDL = "CREATE VIRTUAL TABLE IF NOT EXISTS proj_serving USING rtree(id, t0, t1, s0, s1)"
+
+
+def _seconds_sql(column: str, default: float) -> str:
+    """SQL for a time column in seconds since the epoch, with slack (``default`` if not a time)."""
+    sign = "+" if default > 0 else "-"
+    return f"coalesce((julianday({column}) - 2440587.5) * 86400 {sign} {_SLACK_S}, {default})"
+
+
+_SERVING_SQL = "status IN ('canary', 'production')"
+"""``SERVING_STATUSES`` spelled as the partial index's predicate (queries must match it)."""
+
+_SERVING_OPEN_DDL = (
+    "CREATE INDEX IF NOT EXISTS proj_status_serving_open ON proj_status(environment, time)"
+    f" WHERE end_seq IS NULL AND {_SERVING_SQL}"
 )
 
 SCHEMA_V2 = [
+    # A rowid table: a WITHOUT ROWID row lives in an index B-tree that keeps
+    # only ~1 KB of it on the leaf, so every 5 KB document spilled onto two
+    # overflow pages, and each rewrite wrote three pages instead of two.
     """CREATE TABLE IF NOT EXISTS proj_docs (
-        key TEXT PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
         doc BLOB NOT NULL,
         seq INTEGER NOT NULL
-    ) WITHOUT ROWID""",
+    )""",
     """CREATE TABLE IF NOT EXISTS proj_status (
         id INTEGER PRIMARY KEY,
         model TEXT NOT NULL,
@@ -93,20 +114,32 @@ SCHEMA_V2 = [
         PRIMARY KEY (key, seq)
     ) WITHOUT ROWID""",
     _SERVING_DDL,
+    _SERVING_OPEN_DDL,
 ]
 """Every projection table as it stands (``IF NOT EXISTS``): migration 2, ``reset_projections``."""
 
 SCHEMA_V3 = [
+    # proj_docs becomes a rowid table (see SCHEMA_V2); a no-op copy on new files.
+    """CREATE TABLE proj_docs_v3 (
+        key TEXT NOT NULL UNIQUE,
+        doc BLOB NOT NULL,
+        seq INTEGER NOT NULL
+    )""",
+    "INSERT INTO proj_docs_v3 (key, doc, seq) SELECT key, doc, seq FROM proj_docs ORDER BY key",
+    "DROP TABLE proj_docs",
+    "ALTER TABLE proj_docs_v3 RENAME TO proj_docs",
     _SERVING_DDL,
-    # Files migrated from version 2 index the serving intervals they already hold.
-    f"""INSERT INTO proj_serving (id, t0, t1, s0, s1, environment)
-        SELECT id, (julianday(time) - 2440587.5) * 86400 - {_SLACK_S},
-            coalesce((julianday(end_time) - 2440587.5) * 86400 + {_SLACK_S}, {_OPEN}),
-            seq, coalesce(end_seq, {_OPEN}), environment
-        FROM proj_status
-        WHERE status IN ('canary', 'production') AND id NOT IN (SELECT id FROM proj_serving)""",
+    _SERVING_OPEN_DDL,
+    # Files migrated from version 2 index the serving intervals that have ended.
+    f"""INSERT INTO proj_serving (id, t0, t1, s0, s1)
+        SELECT s.id, {_seconds_sql("s.time", -_OPEN)},
+            max({_seconds_sql("s.time", -_OPEN)}, {_seconds_sql("s.end_time", _OPEN)}),
+            s.seq, max(s.seq, s.end_seq)
+        FROM proj_status s
+        WHERE s.{_SERVING_SQL} AND s.end_seq IS NOT NULL
+            AND s.id NOT IN (SELECT id FROM proj_serving)""",
 ]
-"""Migration 3: the R*Tree of serving intervals (files at version 2)."""
+"""Migration 3: ``proj_docs`` as a rowid table, and the R*Tree of serving intervals."""
 
 _LEDGER_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z")
 
@@ -147,34 +180,34 @@ def put_docs(conn: sqlite3.Connection, docs: Sequence[tuple[str, bytes, int]]) -
 def add_intervals(conn: sqlite3.Connection, rows: Sequence[IntervalRow]) -> None:
     """Open each interval, closing the open one of the same (model, version, environment).
 
-    Serving intervals are mirrored in ``proj_serving`` (see the module docstring).
+    A serving interval that closes enters ``proj_serving`` (see the module
+    docstring). Not by a trigger: a statement that may fire one needs a
+    statement journal, which more than doubled the bytes an append wrote.
     """
     for row in rows:
-        model, version, environment, status, _exposure, _strategy, seq, time = row
-        seconds = _seconds(time)
+        model, version, environment, _status, _exposure, _strategy, seq, time = row
         closed = conn.execute(
             "UPDATE proj_status SET end_seq = ?, end_time = ?"
             " WHERE model = ? AND version = ? AND environment = ? AND end_seq IS NULL"
-            " RETURNING id, status",
+            " RETURNING id, status, seq, time",
             (seq, time, model, version, environment),
         ).fetchall()
-        for closed_id, closed_status in closed:
+        for closed_id, closed_status, start_seq, start_time in closed:
             if closed_status in SERVING_STATUSES:
-                end = _OPEN if seconds is None else seconds + _SLACK_S
+                began, ended = _seconds(start_time), _seconds(time)
+                t0 = -_OPEN if began is None else began - _SLACK_S
+                t1 = _OPEN if ended is None else ended + _SLACK_S
+                # An R*Tree refuses t1 < t0; an interval ending before it began
+                # (the clock stepped back) matches no moment, so any box will do.
                 conn.execute(
-                    "UPDATE proj_serving SET t1 = ?, s1 = ? WHERE id = ?", (end, seq, closed_id)
+                    "INSERT INTO proj_serving (id, t0, t1, s0, s1) VALUES (?,?,?,?,?)",
+                    (closed_id, t0, max(t0, t1), start_seq, max(start_seq, seq)),
                 )
-        cursor = conn.execute(
+        conn.execute(
             "INSERT INTO proj_status (model, version, environment, status, exposure, strategy,"
             " seq, time) VALUES (?,?,?,?,?,?,?,?)",
             row,
         )
-        if status in SERVING_STATUSES:
-            start = -_OPEN if seconds is None else seconds - _SLACK_S
-            conn.execute(
-                "INSERT INTO proj_serving (id, t0, t1, s0, s1, environment) VALUES (?,?,?,?,?,?)",
-                (cursor.lastrowid, start, _OPEN, seq, _OPEN, environment),
-            )
 
 
 _COLUMNS = "model, version, environment, status, exposure, strategy, seq, time, end_seq, end_time"
@@ -214,32 +247,34 @@ def status_intervals(
         wanted = sorted(set(statuses))
         where.append(f"s.status IN ({','.join('?' * len(wanted))})")
         args += wanted
-    source = "proj_status s"
+    select = f"SELECT {', '.join('s.' + c for c in _COLUMNS.split(', '))}"
     seconds = None if at_time is None else _seconds(at_time)
     serving_only = statuses is not None and set(statuses) <= SERVING_STATUSES
-    if serving_only and (at_seq is not None or seconds is not None):
-        # The tree narrows to the serving intervals around the moment; the exact
-        # test above still decides. CROSS JOIN keeps the tree as the outer loop.
-        source = "proj_serving r CROSS JOIN proj_status s ON s.id = r.id"
-        tree: list[str] = []
-        tree_args: list[object] = []
-        if seconds is not None:
-            tree.append("r.t0 <= ? AND r.t1 > ?")
-            tree_args += [seconds, seconds]
-        if at_seq is not None:
-            tree.append("r.s0 <= ? AND r.s1 > ?")
-            tree_args += [at_seq, at_seq]
-        if environment is not None:
-            tree.append("r.environment = ?")
-            tree_args.append(environment)
-        where = tree + where
-        args = tree_args + args
-    query = (
-        f"SELECT {', '.join('s.' + c for c in _COLUMNS.split(', '))} FROM {source}"
-        + (" WHERE " + " AND ".join(where) if where else "")
-        + " ORDER BY s.seq, s.id"
+    if not serving_only or (at_seq is None and seconds is None):
+        query = f"{select} FROM proj_status s" + (" WHERE " + " AND ".join(where) if where else "")
+        return [tuple(r) for r in conn.execute(query + " ORDER BY s.seq, s.id", args).fetchall()]
+    # Ended intervals from the tree (CROSS JOIN keeps it the outer loop), open
+    # ones from the partial index; the exact tests in ``where`` decide for both.
+    tree: list[str] = []
+    tree_args: list[object] = []
+    if seconds is not None:
+        tree.append("r.t0 <= ? AND r.t1 > ?")
+        tree_args += [seconds, seconds]
+    if at_seq is not None:
+        tree.append("r.s0 <= ? AND r.s1 > ?")
+        tree_args += [at_seq, at_seq]
+    ended = (
+        f"{select}, s.id FROM proj_serving r CROSS JOIN proj_status s ON s.id = r.id"
+        f" WHERE {' AND '.join(tree + where)}"
     )
-    return [tuple(r) for r in conn.execute(query, args).fetchall()]
+    still_open = (
+        f"{select}, s.id FROM proj_status s INDEXED BY proj_status_serving_open"
+        f" WHERE s.end_seq IS NULL AND s.{_SERVING_SQL}"
+        f" AND {' AND '.join(where)}"
+    )
+    query = f"SELECT * FROM ({ended} UNION ALL {still_open}) ORDER BY 7, 11"
+    rows = conn.execute(query, [*tree_args, *args, *args]).fetchall()
+    return [tuple(r[:10]) for r in rows]
 
 
 def add_edges(conn: sqlite3.Connection, rows: Sequence[EdgeRow]) -> None:

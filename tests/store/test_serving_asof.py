@@ -112,6 +112,26 @@ def test_serving_as_of_equals_the_filtered_plain_read(store: EventStore) -> None
     assert _check_every_moment(store, ledger) > 100
 
 
+class _Backwards(StepClock):
+    """Every third append an hour earlier than the one before: a server clock stepping back."""
+
+    def __call__(self) -> datetime:
+        self.n = getattr(self, "n", 0) + 1
+        self.now += timedelta(hours=-1 if self.n % 3 == 0 else 2)
+        return self.now
+
+
+def test_a_clock_stepping_back_neither_fails_appends_nor_changes_answers(
+    store: EventStore,
+) -> None:
+    ledger = Ledger(store, clock=_Backwards(datetime(2026, 11, 1, tzinfo=UTC)), new_id=id_factory())
+    for d in _rollouts():
+        ledger.append([d], "ops")
+    assert _check_every_moment(store, ledger) > 50
+    ledger.rebuild_projections()
+    assert _check_every_moment(store, ledger) > 50
+
+
 def test_statuses_filter_without_a_moment(store: EventStore) -> None:
     _load(store)
     every = store.status_intervals(environment="prod")
@@ -135,9 +155,18 @@ def test_a_version_2_sqlite_file_is_migrated_with_its_serving_intervals(db_path:
         store.status_intervals(at_time=e.recorded_at, statuses=SERVING_STATUSES)
         for e in ledger.events()
     ]
+    docs = store.docs_with_prefix("", limit=100_000)  # type: ignore[attr-defined]
     store.close()
     conn = sqlite3.connect(db_path)
     conn.execute("DROP TABLE proj_serving")
+    # proj_docs as version 2 made it
+    conn.execute(
+        "CREATE TABLE proj_docs_v2 (key TEXT PRIMARY KEY, doc BLOB NOT NULL, seq INTEGER NOT NULL)"
+        " WITHOUT ROWID"
+    )
+    conn.execute("INSERT INTO proj_docs_v2 SELECT key, doc, seq FROM proj_docs")
+    conn.execute("DROP TABLE proj_docs")
+    conn.execute("ALTER TABLE proj_docs_v2 RENAME TO proj_docs")
     conn.execute("PRAGMA user_version = 2")
     conn.commit()
     conn.close()
@@ -149,8 +178,13 @@ def test_a_version_2_sqlite_file_is_migrated_with_its_serving_intervals(db_path:
         ]
         assert got == want
         assert any(got)
+        assert store.docs_with_prefix("", limit=100_000) == docs  # type: ignore[attr-defined]
+        Ledger(store).append([_stage("m1", "prod", "6", 5, "canary")], "ops")
+        assert store.status_intervals(at_seq=store.head().seq, statuses=["canary"])
     finally:
         store.close()
     conn = sqlite3.connect(db_path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    (ddl,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'proj_docs'").fetchone()
+    assert "WITHOUT ROWID" not in ddl
     conn.close()
