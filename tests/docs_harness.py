@@ -28,13 +28,14 @@ import io
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.servers import free_port
+from tests.servers import serve as serve_ledger
 
 __all__ = [
     "BIN",
@@ -269,12 +270,6 @@ class Server:
         }
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _cli(*args: str) -> str:
     """Run a command in this process (no interpreter start: the fixture stays fast)."""
     from click.testing import CliRunner
@@ -289,8 +284,6 @@ def _cli(*args: str) -> str:
 @contextlib.contextmanager
 def serve(directory: Path, roles: tuple[str, ...]) -> Iterator[Server]:
     """The demo story in a fresh ledger, one token per role, served on a free port."""
-    import httpx
-
     db = directory / "demo.db"
     _cli("--db", str(db), "init")
     _cli("--db", str(db), "demo")
@@ -299,33 +292,8 @@ def serve(directory: Path, roles: tuple[str, ...]) -> Iterator[Server]:
         .strip()
         for role in roles
     }  # fmt: skip
-    port = free_port()
-    log = directory / "serve.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ledger", "--db", str(db), "serve", "--port", str(port),
-             "--log-level", "warning", "--checkpoint-interval", "0"],
-            stdout=sink,
-            stderr=sink,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, f"serve exited early: {log.read_text()[-2000:]}"
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            assert time.monotonic() < deadline, "serve did not answer /healthz within 30 s"
-            time.sleep(0.1)
+    with serve_ledger(db, "--checkpoint-interval", "0", log=directory / "serve.log") as url:
         yield Server(url, db, tokens)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def exec_python(code: str, namespace: dict[str, object], name: str) -> str:

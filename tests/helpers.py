@@ -1,4 +1,4 @@
-"""Helpers shared by tests: a fixed clock, id factories and realistic drafts."""
+"""Helpers shared by tests: a fixed clock, id factories, realistic drafts and the CLI in-process."""
 
 from __future__ import annotations
 
@@ -6,8 +6,13 @@ import itertools
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ledger.events import EventDraft
+
+if TYPE_CHECKING:
+    from click.testing import Result
 
 
 class StepClock:
@@ -47,3 +52,20 @@ def draft(n: int = 0, **overrides: object) -> EventDraft:
         id=fields.get("id"),  # type: ignore[arg-type]
         occurred_at=fields.get("occurred_at"),  # type: ignore[arg-type]
     )
+
+
+def run(*args: str | Path) -> Result:
+    """``rollout-ledger *args`` in-process; stdout and stderr kept apart."""
+    # Imported here: the CLI is slow to import, and store tests' child processes use this module.
+    from click.testing import CliRunner
+
+    from ledger.cli import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def ok(*args: str | Path) -> Result:
+    """:func:`run`, asserting that the command succeeded (its stderr if not)."""
+    result = run(*args)
+    assert result.exit_code == 0, result.stderr
+    return result

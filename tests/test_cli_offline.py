@@ -9,9 +9,9 @@ from pathlib import Path
 
 import orjson
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from ledger.cli import cli
+from tests.helpers import ok, run
 
 
 @dataclass(frozen=True)
@@ -29,16 +29,6 @@ def payload(n: int) -> str:
     metrics = {"auc": 0.9 + n / 100}
     return json.dumps({"suite": "offline-eval", "kind": "evaluation", "passed": n % 2 == 0,
                        "metrics": metrics})  # fmt: skip
-
-
-def run(*args: str | Path) -> Result:
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def ok(*args: str | Path) -> Result:
-    result = run(*args)
-    assert result.exit_code == 0, result.stderr
-    return result
 
 
 @pytest.fixture

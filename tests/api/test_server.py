@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +16,7 @@ from websockets.sync.client import connect
 
 from ledger.cli import cli
 from tests.api.conftest import make_event
+from tests.servers import ledger_command, serve
 
 SUBSCRIBE = "subscription($after: Int) { events(afterSeq: $after) { seq actor } }"
 
@@ -32,16 +29,6 @@ class Server:
 
     def headers(self, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _ledger_cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "ledger", *args]
 
 
 @pytest.fixture(scope="module")
@@ -57,45 +44,10 @@ def ledger_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, 
     return db, tokens
 
 
-@contextmanager
-def _serve(db: str, *extra: str) -> Iterator[str]:
-    """Start ``serve`` on a free port, yield its URL once /healthz answers, then stop it."""
-    port = _free_port()
-    log = Path(db).with_suffix(f".{port}.log")
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            _ledger_cli("--db", db, "serve", "--port", str(port), "--log-level", "warning", *extra),
-            stdout=sink,
-            stderr=sink,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"serve exited early: {log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("serve did not answer /healthz within 30 s")
-            time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @pytest.fixture(scope="module")
 def server(ledger_db: tuple[str, dict[str, str]]) -> Iterator[Server]:
     db, tokens = ledger_db
-    with _serve(db) as url:
+    with serve(db) as url:
         yield Server(url, db, tokens)
 
 
@@ -146,7 +98,7 @@ def test_a_subscriber_receives_events_appended_by_another_process(server: Server
         )
         batch = "\n".join(json.dumps(make_event(n)) for n in range(4))
         appended = subprocess.run(
-            _ledger_cli("--db", server.db, "append", "--file", "-"),
+            ledger_command("--db", server.db, "append", "--file", "-"),
             input=batch.encode(),
             capture_output=True,
             check=True,
@@ -166,7 +118,7 @@ def test_several_workers_append_to_one_chain_without_forks_or_gaps(
 ) -> None:
     db, tokens = ledger_db
     headers = {"Authorization": f"Bearer {tokens['pipeline']}"}
-    with _serve(db, "--workers", "3") as url:
+    with serve(db, "--workers", "3") as url:
         start = httpx.get(f"{url}/healthz", timeout=5).json()["seq"]
 
         def post(client_index: int) -> list[int]:
@@ -185,6 +137,6 @@ def test_several_workers_append_to_one_chain_without_forks_or_gaps(
         assert every == list(range(start + 1, start + 1 + 8 * 10 * 5))
         for seqs in results:
             assert seqs == sorted(seqs)
-    verified = subprocess.run(_ledger_cli("--db", db, "verify"), capture_output=True)
+    verified = subprocess.run(ledger_command("--db", db, "verify"), capture_output=True)
     assert verified.returncode == 0, verified.stderr
     assert Path(db).exists()

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from ledger.cli import cli
+from tests.helpers import ok
+from tests.helpers import run as run  # re-exported for the export tests
 
 
 @dataclass(frozen=True)
@@ -17,17 +17,6 @@ class Demo:
 
     db: Path
     key: Path
-
-
-def run(*args: str | Path) -> Result:
-    """The CLI in-process; stdout and stderr kept apart."""
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def ok(*args: str | Path) -> Result:
-    result = run(*args)
-    assert result.exit_code == 0, result.stderr
-    return result
 
 
 @pytest.fixture(scope="session")

@@ -13,25 +13,20 @@ the end, and the ``pg_url`` fixture drops the schema.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from click.testing import CliRunner
 from websockets.sync.client import connect
 
 from ledger.cli import cli
+from tests.servers import serve
 
 CLIENTS = 6
 BATCHES = 8
@@ -53,50 +48,12 @@ class Server:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _event(n: int) -> dict[str, object]:
     return {
         "type": "test.result.recorded",
         "subject": f"model:x@1.{n % 3}",
         "data": {"suite": "s", "kind": "unit", "passed": True, "metrics": {"n": n}},
     }
-
-
-@contextmanager
-def _serve(db: str, key_dir: Path, log: Path, env: dict[str, str]) -> Iterator[str]:
-    """``serve`` on a free port; yields its URL once /healthz answers, kills it on exit."""
-    port = _free_port()
-    command = [sys.executable, "-m", "ledger", "--db", db, "--key-dir", str(key_dir)]
-    command += ["serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    with log.open("wb") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=sink, env={**os.environ, **env})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"serve exited early: {log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("serve did not answer /healthz within 30 s")
-            time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 class _Subscriber:
@@ -164,8 +121,10 @@ def test_two_servers_share_one_gapless_chain_and_live_updates(pg_url: str, tmp_p
     with ExitStack() as stack:
         # A's head polling is off in effect: only wait_for_append can tell it of B's appends.
         slow_poll = {"LEDGER_POLL_INTERVAL": "600"}
-        url_a = stack.enter_context(_serve(pg_url, keys, tmp_path / "a.log", slow_poll))
-        url_b = stack.enter_context(_serve(pg_url, keys, tmp_path / "b.log", {}))
+        a = serve(pg_url, key_dir=keys, log=tmp_path / "a.log", env=slow_poll, stop_timeout=10)
+        b = serve(pg_url, key_dir=keys, log=tmp_path / "b.log", stop_timeout=10)
+        url_a = stack.enter_context(a)
+        url_b = stack.enter_context(b)
         servers = [
             Server("a", url_a, _token(pg_url, keys, "via-a")),
             Server("b", url_b, _token(pg_url, keys, "via-b")),

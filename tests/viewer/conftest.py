@@ -11,12 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from ledger.cli import cli
+from tests.servers import serve
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -69,54 +65,10 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _cli(db: Path, *args: str) -> str:
     result = CliRunner().invoke(cli, ["--db", str(db), *args])
     assert result.exit_code == 0, result.output
     return result.stdout
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"serve exited early: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail("serve did not answer /healthz within 30 s")
-        time.sleep(0.1)
-
-
-@contextmanager
-def _serve(db: Path, *extra: str) -> Iterator[str]:
-    """Run ``serve`` over ``db`` on a free port; yield its URL once /healthz answers."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = db.with_suffix(f".{port}.log")
-    command = [sys.executable, "-m", "ledger", "--db", str(db), "serve", "--port", str(port)]
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [*command, "--log-level", "warning", *extra], stdout=sink, stderr=sink
-        )
-    try:
-        _wait_healthy(url, process, log)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="session")
@@ -133,7 +85,7 @@ def served(demo_db: Path) -> Iterator[Served]:
     """The demo ledger served without anonymous reads, and an auditor's token."""
     token = _cli(demo_db, "token", "create", "--name", "viewer-auditor", "--role", "auditor")
     verifier_key = _cli(demo_db, "key", "show").strip()
-    with _serve(demo_db) as url:
+    with serve(demo_db) as url:
         yield Served(url, demo_db, token.strip(), verifier_key)
 
 
@@ -159,7 +111,7 @@ def anonymous_page(browser: Browser, served: Served) -> Iterator[Page]:
 @pytest.fixture
 def open_server_page(browser: Browser, demo_db: Path) -> Iterator[Page]:
     """A tab with no token on a second server over the same ledger, with ``--anonymous-reads``."""
-    with _serve(demo_db, "--anonymous-reads") as url:
+    with serve(demo_db, "--anonymous-reads") as url:
         yield from _tab(browser, url)
 
 
