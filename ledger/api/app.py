@@ -142,7 +142,7 @@ def create_app(
             Middleware(
                 AuthenticationMiddleware,
                 # Inline lookups where reads never wait for the writer (SQLite readers).
-                backend=TokenBackend(state.reads, inline=hasattr(ledger.store, "reader")),
+                backend=TokenBackend(state.reads, inline=state.inline_reads),
                 on_error=on_auth_error,
             ),
         ],

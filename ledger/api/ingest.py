@@ -7,7 +7,6 @@ actor. A batch is all or nothing: a bad item refuses the whole request.
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import Sequence
 
@@ -115,10 +114,12 @@ def _parsed_and_checked(
     return _checked(state, principal, parse_batch(body, content_type))
 
 
-async def _commit(state: ApiState, principal: Principal, drafts: list[EventDraft]) -> list[Appended]:
+async def _commit(
+    state: ApiState, principal: Principal, drafts: list[EventDraft]
+) -> list[Appended]:
     try:
         # Group commit (ledger.api.committer): acknowledged after the shared durable commit.
-        acks = await asyncio.wrap_future(state.committer.submit(drafts, principal.name))
+        acks = await state.committer.submit_async(drafts, principal.name)
     except LedgerError as error:
         raise _in_batch_terms(error) from None
     created = Counter(d.type for d, a in zip(drafts, acks, strict=True) if a.created)

@@ -64,6 +64,11 @@ class ApiState:
             reads every event, and concurrent ones would only compete for I/O.
         reads: the store's reads on per-thread connections (``ThreadReads``);
             use it for reads that must not queue behind appends.
+        inline_reads: ``reads`` never wait for a lock (SQLite files: WAL readers
+            on their own connections), so a short, bounded read may run on the
+            event loop instead of paying a thread-pool hop.
+        lineage_flight: the shared lineage refreshes of the serving event loop
+            (``graphql.loaders.SnapshotFlight``, made on first use).
     """
 
     ledger: Ledger
@@ -74,9 +79,13 @@ class ApiState:
     committer: GroupCommitter
     verify_lock: threading.Lock = field(default_factory=threading.Lock)
     reads: EventStore = field(init=False)
+    inline_reads: bool = field(init=False)
+    lineage_flight: object = None
 
     def __post_init__(self) -> None:
         self.reads = cast(EventStore, ThreadReads(self.ledger.store))
+        store = self.ledger.store
+        self.inline_reads = hasattr(store, "reader") and getattr(store, "path", "") != ":memory:"
 
     def reject(self, code: str) -> None:
         """Count a refused request under its error code."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ledger.api.graphql.loaders import SnapshotFlight
 from ledger.lineage_cache import LineageCache, shared_cache
 from ledger.projections.base import Edge
 from ledger.projections.lineage import LineageGraph
@@ -253,3 +256,31 @@ def test_lineage_cache_reads_only_new_edges_and_caps_snapshots() -> None:
     assert Edge("model:m@1", "dataset:d@1", "trained_on", 3, "2026-11-01T00:00:00.000000Z") in (
         graph.path("dataset:d@1", "model:m@1") or []
     )
+
+
+class _CountingCache:
+    """A LineageCache stand-in: each snapshot is numbered, and slow."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def snapshot(self) -> object:
+        self.calls += 1
+        number = self.calls
+        time.sleep(0.05)
+        return number
+
+
+def test_concurrent_lineage_requests_share_refreshes_that_began_after_they_arrived() -> None:
+    async def scenario() -> tuple[list[object], list[object], int]:
+        cache = _CountingCache()
+        flight = SnapshotFlight(cache)  # type: ignore[arg-type]
+        first = [asyncio.ensure_future(flight.snapshot()) for _ in range(8)]
+        await asyncio.sleep(0.02)  # the first refresh is running now
+        later = [asyncio.ensure_future(flight.snapshot()) for _ in range(8)]
+        return list(await asyncio.gather(*first)), list(await asyncio.gather(*later)), cache.calls
+
+    first, later, calls = asyncio.run(scenario())
+    assert first == [1] * 8
+    assert later == [2] * 8  # not the refresh that was already running when they came
+    assert calls == 2

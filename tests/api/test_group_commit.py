@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from ledger.api.committer import GroupCommitter
@@ -60,3 +62,27 @@ def test_a_retry_within_one_group_is_acknowledged_with_the_same_seq(ledger: Ledg
     assert first.result(timeout=30) == again.result(timeout=30)
     committer.close()
     assert ledger.head().seq == 1
+
+
+def test_asyncio_waiters_are_acknowledged_after_their_commit_and_may_go_away(
+    ledger: Ledger,
+) -> None:
+    committer = GroupCommitter(ledger)
+
+    async def scenario() -> list[int]:
+        waiters = [committer.submit_async([draft(n)], "ci") for n in range(20)]
+        waiters[3].cancel()  # a client that disconnected: its event is committed anyway
+        conflict = committer.submit_async([draft(99, id=ID), draft(98, id=ID)], "ci")
+        with pytest.raises(Conflict):
+            await conflict
+        done = await asyncio.gather(*waiters, return_exceptions=True)
+        assert isinstance(done[3], asyncio.CancelledError)
+        return [acks[0].seq for acks in done if isinstance(acks, list)]
+
+    seqs = asyncio.run(scenario())
+    later = committer.submit([draft(50)], "ci").result(timeout=30)  # the writer still runs
+    committer.close()
+    assert len(seqs) == 19
+    assert later[0].seq == 21
+    assert ledger.head().seq == 21
+    assert ledger.verify().ok

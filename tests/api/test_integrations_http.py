@@ -18,8 +18,8 @@ from ledger.integrations.mlflow import sign as mlflow_sign
 from ledger.service import Ledger
 from ledger.store import open_store
 from tests.api.conftest import Headers, TestClient, gql
-from tests.api.test_server import _serve
 from tests.integrations import payloads as p
+from tests.servers import serve
 
 LINEAGE = "/api/v1/lineage"
 
@@ -162,7 +162,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str,
         cli, ["--db", db, "token", "create", "--name", "airflow", "--role", "pipeline"]
     )
     assert made.exit_code == 0, made.output
-    with _serve(db) as url:
+    with serve(db) as url:
         yield url, db, made.stdout.strip()
 
 

@@ -9,7 +9,6 @@ from typing import Any
 import strawberry
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from ledger.api.auth import Principal

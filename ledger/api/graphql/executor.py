@@ -22,6 +22,7 @@ compares both paths on generated schemas and values.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -70,6 +71,10 @@ def _passes_as_is(type_: GraphQLOutputType) -> type | None:
     return _AS_IS.get(id(type_)) if isinstance(type_, GraphQLScalarType) else None
 
 
+_NO_INFO: Any = None
+"""strawberry's own ``is_type_of`` ignores its info argument (user-defined ones are not used)."""
+
+
 class _GiveUp(Exception):
     """The plan cannot vouch for this value; graphql-core completes it."""
 
@@ -90,7 +95,10 @@ def _plain_attribute(field_def: GraphQLField) -> str | None:
     field = (field_def.extensions or {}).get(_BACKREF)
     if not isinstance(field, StrawberryField) or not field.is_basic_field:
         return None
-    if type(field).get_result is not StrawberryField.get_result or field.default_resolver is not getattr:
+    if (
+        type(field).get_result is not StrawberryField.get_result
+        or field.default_resolver is not getattr
+    ):
         return None
     return field.python_name
 
@@ -119,10 +127,9 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
         if position_context is None and self._without_middleware:
             plan = self._plan_of(parent_type, grouped_field_set)
             if plan is not None:
-                try:
+                with contextlib.suppress(Exception):
+                    # _GiveUp, or anything a value raised: the generic path below decides.
                     return plan(source_value)
-                except Exception:  # _GiveUp, or anything the value raised: the generic path decides
-                    pass
         return super().execute_fields(
             parent_type, source_value, path, grouped_field_set, position_context
         )
@@ -168,7 +175,8 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
                 value = getattr(source, attribute)
                 # The common case inline: a str for a String, a bool for a Boolean,
                 # an int within 32 bits for an Int come back unchanged.
-                if type(value) is as_is and (as_is is not int or _INT_MIN <= value <= _INT_MAX):
+                kind = type(value)
+                if kind is as_is and (kind is not int or _INT_MIN <= value <= _INT_MAX):
                     result[response_name] = value
                 else:
                     assert complete is not None
@@ -253,7 +261,7 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
                 # strawberry's is_type_of is True for an instance of the type itself,
                 # unless it was strawberry.cast to another type.
                 and (type(value) is not origin or hasattr(value, TYPE_CAST_ATTRIBUTE))
-                and is_type_of(value, None) is not True
+                and is_type_of(value, _NO_INFO) is not True
             ):
                 raise _GIVE_UP
             return plan(value)

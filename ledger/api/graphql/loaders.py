@@ -23,7 +23,7 @@ from strawberry.dataloader import DataLoader
 from ledger.api.graphql.asof import Point
 from ledger.api.graphql.context import Info, state_of
 from ledger.events import Event
-from ledger.lineage_cache import LineageSnapshot, shared_cache
+from ledger.lineage_cache import LineageCache, LineageSnapshot, shared_cache
 
 __all__ = [
     "MAX_DEPLOYMENTS",
@@ -190,13 +190,61 @@ async def intervals(
     return await loader.load((model, environment, point))
 
 
+class SnapshotFlight:
+    """Concurrent requests share lineage refreshes, each one that started after they arrived.
+
+    A refresh is one store read (edges since the last one) and a thread-pool
+    hop. Under concurrent lineage queries each request would make its own,
+    one after the other on the cache's lock; here a request joins the next
+    refresh to start, which then serves every request that arrived before it
+    began. So each still sees every edge committed before it arrived, and at
+    most two refreshes run per burst of requests instead of one per request.
+    One flight per event loop.
+    """
+
+    def __init__(self, cache: LineageCache) -> None:
+        self._cache = cache
+        self._loop = asyncio.get_running_loop()
+        self._next: asyncio.Future[LineageSnapshot] | None = None
+        self._runner: asyncio.Task[None] | None = None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    async def snapshot(self) -> LineageSnapshot:
+        if self._next is None:
+            self._next = self._loop.create_future()
+        waiting = self._next
+        if self._runner is None or self._runner.done():
+            self._runner = self._loop.create_task(self._run())
+        return await asyncio.shield(waiting)
+
+    async def _run(self) -> None:
+        while self._next is not None:
+            future, self._next = self._next, None
+            try:
+                snap = await run_in_threadpool(self._cache.snapshot)
+            except Exception as error:  # every waiter gets it; nothing else to do here
+                future.set_exception(error)
+                future.exception()  # retrieved: waiters that went away need not log it
+            else:
+                future.set_result(snap)
+
+
 async def lineage_snapshot(info: Info) -> LineageSnapshot:
-    """The process's lineage graph, refreshed once per request (see :mod:`ledger.lineage_cache`)."""
-    # The process-wide cache is keyed by the store itself (one graph in memory).
-    cache = shared_cache(cast(ProjectionReader, state_of(info).ledger.store))
-    task = info.context.loader(
-        "lineage", lambda: asyncio.ensure_future(run_in_threadpool(cache.snapshot))
-    )
+    """The process's lineage graph, refreshed for this request (see :mod:`ledger.lineage_cache`).
+
+    Fresh as of the request's arrival: concurrent requests share a refresh
+    (``SnapshotFlight``); one request's fields share one.
+    """
+    state = state_of(info)
+    flight = state.lineage_flight
+    if not isinstance(flight, SnapshotFlight) or flight.loop is not asyncio.get_running_loop():
+        # The process-wide cache is keyed by the store itself (one graph in memory).
+        cache = shared_cache(cast(ProjectionReader, state.ledger.store))
+        flight = state.lineage_flight = SnapshotFlight(cache)
+    task = info.context.loader("lineage", lambda: asyncio.ensure_future(flight.snapshot()))
     return await task
 
 

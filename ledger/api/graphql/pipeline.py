@@ -1,4 +1,4 @@
-"""One schema extension for every request: token limit, limit rules, parse and validation caches, error codes.
+"""One schema extension per request: token limit, limit rules, parse/validation caches, codes.
 
 strawberry builds every extension anew for each request and runs each hook
 of each one as its own context manager. Five small extensions (the token
