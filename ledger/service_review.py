@@ -9,7 +9,7 @@ thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, cast
 
@@ -66,6 +66,7 @@ class ProjectionReader(Protocol):
         model: str | None = None,
         at_time: str | None = None,
         at_seq: int | None = None,
+        statuses: Collection[str] | None = None,
     ) -> list[tuple[object, ...]]: ...
 
     def edges(self, after_seq: int = 0) -> Iterator[tuple[str, str, str, int, str]]: ...

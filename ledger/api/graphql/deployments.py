@@ -272,7 +272,10 @@ class DeploymentsQuery:
     ) -> list[VersionStatus]:
         point = point_of(as_of)
         assert point is not None
-        return _serving(await intervals(info, point, model=model, environment=environment))
+        found = await intervals(
+            info, point, model=model, environment=environment, statuses=SERVING_STATUSES
+        )
+        return _serving(found)
 
 
 async def deployments_by_ref(info: Info, refs: list[str]) -> list[Deployment]:
