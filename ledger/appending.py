@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from ledger.canonical import canonical_bytes, parse_json
 from ledger.chain import seal
 from ledger.errors import Conflict, LedgerError, PolicyDenied
-from ledger.events import Event, EventDraft
+from ledger.events import Event, EventDraft, slot_setters
 from ledger.policy import denied_event_data, policy_keys_for
 from ledger.projecting import BatchProjector, event_view
 from ledger.projections.base import DraftView
@@ -37,6 +37,19 @@ class Appended:
     hash: str
     id: str
     created: bool
+
+
+_a_seq, _a_hash, _a_id, _a_created = slot_setters(Appended)
+
+
+def _make_appended(seq: int, hash: str, id: str, created: bool) -> Appended:
+    """``Appended(...)`` at half the cost (ledger.events.slot_setters): one per event."""
+    ack: Appended = object.__new__(Appended)
+    _a_seq(ack, seq)
+    _a_hash(ack, hash)
+    _a_id(ack, id)
+    _a_created(ack, created)
+    return ack
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,8 +172,10 @@ class GroupAppend:
         self, drafts: Sequence[EventDraft], actor: str, *, enforce: bool
     ) -> list[Appended]:
         acks: list[Appended] = []
+        existing, in_group = self.existing, self.in_group
         for index, draft in enumerate(drafts):
-            if draft.id is not None:
+            draft_id = draft.id
+            if draft_id is not None and (draft_id in existing or draft_id in in_group):
                 known = self._known(draft, actor, index)
                 if known is not None:
                     acks.append(known)
@@ -190,7 +205,7 @@ class GroupAppend:
             self.new.append(event)
             if self.projector is not None:
                 self.projector.apply(event_view(event, data))
-            ack = Appended(event.seq, event.hash, event.id, True)
+            ack = _make_appended(event.seq, event.hash, event.id, True)
             if draft.id is not None:
                 self.in_group[draft.id] = (draft, actor, ack)
                 self._added.append(draft.id)

@@ -14,7 +14,7 @@ import orjson
 
 from ledger.canonical import canonical_bytes, is_canonical, parse_json
 from ledger.errors import CanonicalizationError
-from ledger.events import Event, EventDraft
+from ledger.events import Event, EventDraft, make_event
 
 __all__ = [
     "BODY_FIELDS",
@@ -111,7 +111,7 @@ def seal(
             "type": draft.type,
         }
     )
-    return Event(
+    return make_event(
         seq,
         id,
         draft.type,
@@ -223,6 +223,12 @@ class ChainVerifier:
         # The slow, exact reading settles the rare doubles >= 2**53 (see is_canonical).
         if not canonical and not is_canonical(body):
             return expected, BreakKind.NON_CANONICAL, "stored bytes are not RFC 8785 canonical"
+        if type(parsed["seq"]) is not int:  # true == 1 and 2.0 == 2 in Python
+            return (
+                expected,
+                BreakKind.ALTERED_CONTENT,
+                "the hashed body's seq is not an integer",
+            )
         if parsed["seq"] != event.seq:
             return (
                 expected,

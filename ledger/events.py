@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 
 import orjson
@@ -26,7 +26,9 @@ __all__ = [
     "EventDraft",
     "draft_from_json",
     "format_time",
+    "make_event",
     "normalize_time",
+    "slot_setters",
 ]
 
 MAX_DATA_BYTES = 64 * 1024
@@ -37,6 +39,7 @@ DRAFT_FIELDS = frozenset({"id", "type", "subject", "occurred_at", "data"})
 _TYPE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _ZULU = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d+))?[Zz]")
+_from_iso = datetime.fromisoformat
 _RFC3339 = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})"
 )
@@ -61,16 +64,20 @@ def normalize_time(text: object, *, field: str = "occurred_at") -> str:
     Raises:
         InvalidEvent: not an RFC 3339 date-time with a ``Z`` or numeric offset.
     """
-    if isinstance(text, str) and (z := _ZULU.fullmatch(text)):
+    if type(text) is str and _ZULU.fullmatch(text):
         # Fast path for the common UTC form: no offset arithmetic, only a
         # validity check of the date and time (Feb 30 and 25:00 still fail).
+        # _ZULU fixes the layout: date text[:10], separator, time text[11:19],
+        # then "." and the fraction up to the final Z, or the Z at once.
         try:
-            datetime.fromisoformat(f"{z.group(1)}T{z.group(2)}")
+            _from_iso(text[:19] if text[10] == "T" else f"{text[:10]}T{text[11:19]}")
         except ValueError as exc:
             raise InvalidEvent(
                 f"{field}: {text!r} is not a valid date-time ({exc})", field=field
             ) from None
-        return f"{z.group(1)}T{z.group(2)}.{(z.group(3) or '')[:6].ljust(6, '0')}Z"
+        if len(text) == 27 and text[26] == "Z" and text[10] == "T":
+            return text  # already the ledger's form (six fraction digits, T, Z)
+        return f"{text[:10]}T{text[11:19]}.{text[20:-1][:6].ljust(6, '0')}Z"
     if not isinstance(text, str) or not (m := _RFC3339.fullmatch(text)):
         raise InvalidEvent(
             f"{field}: expected an RFC 3339 date-time such as 2026-11-25T14:02:00Z, got {text!r}",
@@ -88,6 +95,21 @@ def normalize_time(text: object, *, field: str = "occurred_at") -> str:
             f"{field}: {text!r} is not a valid date-time ({exc})", field=field
         ) from None
     return format_time(moment)
+
+
+def slot_setters(cls: type) -> tuple[Callable[[object, object], None], ...]:
+    """Each field's slot setter of a frozen, slotted dataclass, in field order.
+
+    A frozen dataclass's ``__init__`` sets every field through
+    ``object.__setattr__(self, name, value)``; calling the slots' own setters
+    (the descriptors' bound ``__set__``) on ``object.__new__(cls)`` builds the
+    same object at about half the cost. The append path builds one draft, one
+    event and one acknowledgement per event this way (``make_event`` and
+    friends); tests/core/test_fast_paths.py checks they equal the dataclass
+    constructor's. Only for classes without ``__post_init__`` or defaults to fill.
+    """
+    assert "__post_init__" not in cls.__dict__, "the setters skip __post_init__"
+    return tuple(cls.__dict__[f.name].__set__ for f in fields(cls))
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +174,8 @@ class EventDraft:
                 raise InvalidEvent("id: expected a UUID string", field="id")
         if occurred_at is not None:
             occurred_at = normalize_time(occurred_at)
+        if cls is EventDraft:
+            return _make_draft(type, subject, data_bytes, id, occurred_at)
         return cls(type, subject, data_bytes, id, occurred_at)
 
     @property
@@ -226,3 +250,61 @@ class Event:
         assert isinstance(parsed, dict)
         parsed["hash"] = self.hash
         return parsed
+
+
+_new = object.__new__
+_d_type, _d_subject, _d_data_bytes, _d_id, _d_occurred_at = slot_setters(EventDraft)
+
+
+def _make_draft(
+    type: str, subject: str, data_bytes: bytes, id: str | None, occurred_at: str | None
+) -> EventDraft:
+    """``EventDraft(...)`` at half the cost (see slot_setters)."""
+    draft: EventDraft = _new(EventDraft)
+    _d_type(draft, type)
+    _d_subject(draft, subject)
+    _d_data_bytes(draft, data_bytes)
+    _d_id(draft, id)
+    _d_occurred_at(draft, occurred_at)
+    return draft
+
+
+(
+    _e_seq,
+    _e_id,
+    _e_type,
+    _e_subject,
+    _e_actor,
+    _e_occurred_at,
+    _e_recorded_at,
+    _e_prev_hash,
+    _e_hash,
+    _e_body,
+) = slot_setters(Event)
+
+
+def make_event(
+    seq: int,
+    id: str,
+    type: str,
+    subject: str,
+    actor: str,
+    occurred_at: str,
+    recorded_at: str,
+    prev_hash: str,
+    hash: str,
+    body: bytes,
+) -> Event:
+    """``Event(...)`` at half the cost (see slot_setters): the append path seals one per event."""
+    event: Event = _new(Event)
+    _e_seq(event, seq)
+    _e_id(event, id)
+    _e_type(event, type)
+    _e_subject(event, subject)
+    _e_actor(event, actor)
+    _e_occurred_at(event, occurred_at)
+    _e_recorded_at(event, recorded_at)
+    _e_prev_hash(event, prev_hash)
+    _e_hash(event, hash)
+    _e_body(event, body)
+    return event

@@ -47,6 +47,7 @@ from ledger.projections.keys import (
     deployment_key,
     deployment_parts,
     model_key,
+    tests_key,
     version_key,
     version_parts,
 )
@@ -87,11 +88,16 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class PolicyState:
-    """The registry documents a check reads (see ledger.projections.keys)."""
+    """The registry documents a check reads (see ledger.projections.keys).
+
+    ``tests`` is the version's latest results (``tests:<version>``, kept as rows
+    apart from the version document); None when it has none.
+    """
 
     version: Doc | None = None
     model: Doc | None = None
     deployment: Doc | None = None
+    tests: Doc | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +153,8 @@ def policy_keys_for(draft: DraftView) -> list[str]:
             return []
     else:
         return []
-    return [version_key(*parts), model_key(parts[0]), deployment, POLICY_INDEX_KEY]
+    version = version_key(*parts)
+    return [version, model_key(parts[0]), deployment, POLICY_INDEX_KEY, tests_key(version)]
 
 
 def state_for(draft: DraftView, docs: Mapping[str, Doc | None]) -> PolicyState:
@@ -156,7 +163,10 @@ def state_for(draft: DraftView, docs: Mapping[str, Doc | None]) -> PolicyState:
     if not keys:
         return PolicyState()
     return PolicyState(
-        version=docs.get(keys[0]), model=docs.get(keys[1]), deployment=docs.get(keys[2])
+        version=docs.get(keys[0]),
+        model=docs.get(keys[1]),
+        deployment=docs.get(keys[2]),
+        tests=docs.get(keys[4]),
     )
 
 
@@ -219,7 +229,7 @@ def evaluate(policy: Policy, state: PolicyState, draft: DraftView, now: str) -> 
     if target.strategy is not None and allowed is not None and target.strategy not in allowed:
         why = f"{env} allows strategies [{', '.join(allowed)}]; {target.strategy} is not one"
         out.append(Violation("strategy_not_allowed", why))
-    out.extend(unmet_tests(rules, state.version, ref, env))
+    out.extend(unmet_tests(rules, state.tests, ref, env))
     out.extend(unmet_approvals(rules.approvals, state.version, ref, env, now))
     if target.kind == "raise":
         out.extend(

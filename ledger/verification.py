@@ -182,6 +182,7 @@ def _verify_chunk(
                 and row[7] == prev
                 and len(parsed) == 9
                 and "data" in parsed
+                and type(parsed["seq"]) is int  # else 2.0 or true would equal the column
                 and columns_of(parsed) == row[:8]
                 and sha256(body).hexdigest() == row[8]
                 and body.isascii()

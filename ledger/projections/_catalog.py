@@ -49,7 +49,6 @@ def new_version(model: str, version: str) -> Doc:
         "registered_by": None,
         **dict.fromkeys(_VERSION_FIELDS),
         "trained_on": [],
-        "tests": [],
         "approvals": [],
         "decisions": [],
         "stages": [],
@@ -121,20 +120,15 @@ def _test_recorded(ctx: Context) -> None:
     parts = _subject_version(ctx)
     if parts is None:
         return
-    doc = write_version(ctx, *parts)
     fields = ("suite", "kind", "passed", "metrics", "environment", "evaluated_on", "run")
     test = ctx.entry(**{name: ctx.data.get(name) for name in fields})
     # Only the latest result per (kind, suite, environment) decides a release
-    # (requirements.unmet_tests), so only that is kept: a version re-tested
-    # nightly would otherwise grow its document, and every write, forever.
-    # Every result stays in the log, by subject.
-    same = (test["kind"], test["suite"], test["environment"])
-    kept = [
-        t
-        for t in dict_list(doc.get("tests"))
-        if (t.get("kind"), t.get("suite"), t.get("environment")) != same
-    ]
-    doc["tests"] = [*kept, test]
+    # (requirements.unmet_tests), so only that is kept, as a row of its own:
+    # the version document is neither read nor rewritten (half of all events
+    # are test results). Every result stays in the log, by subject.
+    key = version_key(*parts)
+    ctx.record_test(key, test)
+    ctx.touch(key)
 
 
 def _approval_granted(ctx: Context) -> None:

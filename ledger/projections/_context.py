@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from ledger.projections._json import as_dict, dict_list, get_num, get_str
-from ledger.projections.base import Doc, Edge, Effects, EventView, StatusInterval
+from ledger.projections.base import Doc, Edge, Effects, EventView, StatusInterval, TestRow
+from ledger.projections.keys import test_slot
 
 __all__ = ["Context"]
 
@@ -31,6 +32,7 @@ class Context:
         self._written: dict[str, Doc] = {}
         self._touched: list[str] = []
         self._intervals: list[StatusInterval] = []
+        self._tests: list[TestRow] = []
 
     def get(self, key: str) -> Doc | None:
         """The document as this event has left it so far (None if it does not exist)."""
@@ -57,6 +59,14 @@ class Context:
         """
         if key not in self._touched:
             self._touched.append(key)
+
+    def record_test(self, version: str, entry: Doc) -> None:
+        """Make ``entry`` the latest test result of ``version`` (a key) in its slot.
+
+        A row of its own, not a rewrite of the version document (see
+        :data:`ledger.projections.keys.TESTS_PREFIX`).
+        """
+        self._tests.append(TestRow(version, test_slot(entry), self.seq, entry))
 
     def entry(self, **fields: object) -> dict[str, object]:
         """A list entry stamped with this event's seq, hash and time."""
@@ -108,7 +118,11 @@ class Context:
         """The finished effects."""
         touched = [k for k in self._touched if k not in self._written]
         return Effects(
-            docs=dict(self._written), intervals=list(self._intervals), edges=edges, touched=touched
+            docs=dict(self._written),
+            intervals=list(self._intervals),
+            edges=edges,
+            touched=touched,
+            tests=list(self._tests),
         )
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "Effects",
     "EventView",
     "StatusInterval",
+    "TestRow",
 ]
 
 Doc = dict[str, object]
@@ -119,6 +120,21 @@ class Edge:
 
 
 @dataclass(frozen=True, slots=True)
+class TestRow:
+    """The latest test result of ``version`` (a version key) in its slot, replacing the previous.
+
+    ``slot`` is (kind, environment, suite) as :func:`ledger.projections.keys.test_slot`
+    gives it; ``entry`` is what readers get (``seq hash time suite kind passed
+    metrics environment evaluated_on run``).
+    """
+
+    version: str
+    slot: tuple[str, str, str]
+    seq: int
+    entry: Doc
+
+
+@dataclass(frozen=True, slots=True)
 class Effects:
     """What projecting one event changes.
 
@@ -131,9 +147,11 @@ class Effects:
             ``(source, target, relation)`` only.
         touched: keys of documents the event concerns without changing them;
             their history records it (as it does for every key in ``docs``).
+        tests: latest-test rows to upsert (``proj_tests``), in order.
     """
 
     docs: dict[str, Doc] = field(default_factory=dict)
     intervals: list[StatusInterval] = field(default_factory=list)
     edges: list[Edge] = field(default_factory=list)
     touched: list[str] = field(default_factory=list)
+    tests: list[TestRow] = field(default_factory=list)

@@ -22,14 +22,18 @@ its document, so they never create one):
   fetches by key, so it cannot reach version documents it does not name.
 - ``model:<m>@<v>``: ``ref model version registered_seq registered_at author
   registered_by artifact_digest artifact_uri training_run code_ref framework
-  trained_on[] history[]``, ``tests[]`` ``{suite kind passed metrics
-  environment evaluated_on run}``, ``approvals[]`` ``{actor role environment
+  trained_on[] history[]``, ``approvals[]`` ``{actor role environment
   expires_at evidence revoked revoked_seq revoked_by}``, ``decisions[]``
   ``{actor environment decision target_exposure strategy evidence}``,
   ``stages[]`` ``{environment strategy exposure expires_at}``, ``rollbacks[]``
   ``{environment role(from|to) from_version to_version}``, ``denials[]``
   (``policy.denied`` on this version). ``author`` is the payload's ``author``,
   else the registering actor.
+- ``tests:model:<m>@<v>`` (read only; :data:`~ledger.projections.keys.TESTS_PREFIX`):
+  ``tests[]`` ``{suite kind passed metrics environment evaluated_on run}``, the
+  latest result per (kind, suite, environment) in seq order. Each result is
+  upserted as a row (:attr:`Effects.tests`); the version document is not
+  touched beyond its history.
 - ``deployment:<m>/<env>``: ``ref model environment version stable_version
   strategy exposure cohort flag_key exit_criteria stage_seq stage_entered_at
   expires_at open_alerts cleared_at rollback_required rollback_cause
@@ -134,11 +138,13 @@ def keys_for(event: EventView) -> list[str]:
         keys = [subject]  # the versions are only touched (history)
     elif kind == "alert.resolved":
         keys = [subject]
+    elif kind == "test.result.recorded":
+        keys = []  # a row of proj_tests; the version is only touched (history)
     elif kind == "alert.raised":
         # The version is only touched; its model (or the deployment's) gives the policy.
         keys = [subject, *_model_keys(data, "version")]
         keys += [model_key(deployment_parts(subject)[0]), POLICY_INDEX_KEY]
-    else:  # facts about the subject alone: tests, approvals, datasets, incidents
+    else:  # facts about the subject alone: approvals, datasets, incidents
         keys = [subject]
     return list(dict.fromkeys(keys))
 

@@ -30,18 +30,21 @@ def _v(code: str, *parts: str) -> Violation:
 
 
 def unmet_tests(
-    rules: EnvironmentRules, version: Mapping[str, object] | None, ref: str, env: str
+    rules: EnvironmentRules, tests: Mapping[str, object] | None, ref: str, env: str
 ) -> list[Violation]:
     """``test_missing``, once per required kind that lacks a passing result on ``ref``.
+
+    ``tests`` is the ``tests:<ref>`` document (its ``tests[]``: the latest
+    result per kind, suite and environment, in seq order), or None.
 
     A kind passes when it has results and the latest result of every suite of
     that kind passed; results recorded for another environment do not count.
     """
-    tests = dict_list(None if version is None else version.get("tests"))
+    results = dict_list(None if tests is None else tests.get("tests"))
     out: list[Violation] = []
     for kind in rules.required_tests:
         latest: dict[str, dict[str, object]] = {}
-        for t in tests:  # kept in seq order, so the last one per suite wins
+        for t in results:  # kept in seq order, so the last one per suite wins
             if get_str(t, "kind") == kind and get_str(t, "environment") in (None, env):
                 latest[get_str(t, "suite") or ""] = t
         failed = [

@@ -13,6 +13,12 @@ before T (non-serving statuses such as ``replaced`` stay open for good), so
 migration 5 adds partial GiST indexes over the serving intervals' ``[time,
 end_time)`` (a range of "C"-collated text, so containment is exactly the
 string comparison the other reads use) and ``[seq, end_seq)``.
+
+Test results are rows of ``proj_tests`` (migration 6), the latest per
+(version, kind, environment, suite), passed through the document interface
+under their own keys as on SQLite (``ledger.store.sqlite_projections``):
+``write_projection`` upserts ``keys.test_row_key`` rows, ``get_docs``
+answers ``tests:<version>``.
 """
 
 from __future__ import annotations
@@ -23,11 +29,21 @@ from typing import LiteralString
 import psycopg
 from psycopg.rows import TupleRow
 
+from ledger.projections.keys import (
+    HISTORY_BY_SUBJECT_TYPE,
+    TESTS_PREFIX,
+    history_by_subject,
+    test_row_parts,
+    tests_doc,
+)
+
 __all__ = [
     "HISTORY_DDL",
     "PROJECTION_DDL",
     "PROJECTION_TABLES",
     "SERVING_DDL",
+    "TESTS_DDL",
+    "TESTS_MIGRATION",
     "EdgeRow",
     "IntervalRow",
     "docs_with_prefix",
@@ -51,6 +67,7 @@ PROJECTION_TABLES: tuple[LiteralString, ...] = (
     "proj_status",
     "proj_edges",
     "proj_history",
+    "proj_tests",
 )
 
 HISTORY_DDL: LiteralString = """CREATE TABLE IF NOT EXISTS proj_history (
@@ -59,6 +76,45 @@ HISTORY_DDL: LiteralString = """CREATE TABLE IF NOT EXISTS proj_history (
         PRIMARY KEY (key, seq)
     )"""
 """Which events changed which document (migration 4; part of the projection tables)."""
+
+TESTS_DDL: LiteralString = """CREATE TABLE IF NOT EXISTS proj_tests (
+        version TEXT COLLATE "C" NOT NULL,
+        kind TEXT COLLATE "C" NOT NULL,
+        environment TEXT COLLATE "C" NOT NULL,
+        suite TEXT COLLATE "C" NOT NULL,
+        seq BIGINT NOT NULL,
+        entry BYTEA NOT NULL,
+        PRIMARY KEY (version, kind, environment, suite)
+    )"""
+"""The latest test result per slot (``environment`` '' when the result names none)."""
+
+_VERSION_DOCS: LiteralString = "key LIKE 'model:%@%'"
+
+TESTS_MIGRATION: list[LiteralString] = [
+    TESTS_DDL,
+    # Version documents' tests[] become rows (the latest per slot: files from
+    # before tests[] was capped hold every result), then leave the documents.
+    f"""INSERT INTO proj_tests (version, kind, environment, suite, seq, entry)
+        SELECT DISTINCT ON (version, kind, environment, suite)
+            version, kind, environment, suite, seq, entry
+        FROM (
+            SELECT d.key AS version, coalesce(t ->> 'kind', '') AS kind,
+                coalesce(t ->> 'environment', '') AS environment,
+                coalesce(t ->> 'suite', '') AS suite, (t ->> 'seq')::bigint AS seq,
+                convert_to(t::text, 'UTF8') AS entry
+            FROM (SELECT key, convert_from(doc, 'UTF8')::jsonb AS j
+                    FROM proj_docs WHERE {_VERSION_DOCS}) d,
+                jsonb_array_elements(CASE WHEN jsonb_typeof(d.j -> 'tests') = 'array'
+                    THEN d.j -> 'tests' ELSE '[]'::jsonb END) t
+            WHERE jsonb_typeof(t) = 'object'
+        ) r
+        ORDER BY version, kind, environment, suite, seq DESC
+        ON CONFLICT DO NOTHING""",
+    f"""UPDATE proj_docs
+        SET doc = convert_to((convert_from(doc, 'UTF8')::jsonb - 'tests')::text, 'UTF8')
+        WHERE {_VERSION_DOCS} AND convert_from(doc, 'UTF8')::jsonb ? 'tests'""",
+]
+"""Migration 6: test results as rows of ``proj_tests``."""
 
 PROJECTION_DDL: list[LiteralString] = [
     """CREATE TABLE proj_docs (
@@ -94,6 +150,7 @@ PROJECTION_DDL: list[LiteralString] = [
     "CREATE INDEX proj_edges_target ON proj_edges (target)",
     "CREATE INDEX proj_edges_seq ON proj_edges (seq)",
     HISTORY_DDL,
+    TESTS_DDL,
 ]
 """The projection tables, as migration 2 creates them and ``reset_projections`` re-creates them."""
 
@@ -135,8 +192,23 @@ def set_meta(conn: _Conn, key: str, value: str) -> None:
 
 
 def history_of(conn: _Conn, key: str, limit: int) -> list[int]:
+    """The seqs of the events that changed document ``key``, in order (at most ``limit``).
+
+    For a version key, its test results come from the events by subject, up
+    to the projection position, as well as any rows (see
+    ``keys.HISTORY_BY_SUBJECT_TYPE``; the SQLite store does the same).
+    """
+    if not history_by_subject(key):
+        rows = conn.execute(
+            "SELECT seq FROM proj_history WHERE key = %s ORDER BY seq LIMIT %s", (key, limit)
+        ).fetchall()
+        return [int(r[0]) for r in rows]
     rows = conn.execute(
-        "SELECT seq FROM proj_history WHERE key = %s ORDER BY seq LIMIT %s", (key, limit)
+        "SELECT seq FROM proj_history WHERE key = %(key)s"
+        " UNION SELECT seq FROM events WHERE subject = %(key)s AND type = %(type)s"
+        " AND seq <= (SELECT CAST(value AS BIGINT) FROM meta WHERE key = 'projection_seq')"
+        " ORDER BY seq LIMIT %(limit)s",
+        {"key": key, "type": HISTORY_BY_SUBJECT_TYPE, "limit": limit},
     ).fetchall()
     return [int(r[0]) for r in rows]
 
@@ -151,13 +223,32 @@ def reset_projections(conn: _Conn) -> None:
 
 
 def get_docs(conn: _Conn, keys: Sequence[str]) -> dict[str, bytes]:
-    """The stored JSON bytes of each key that exists."""
+    """The stored JSON bytes of each key that exists (``tests:`` keys: see the module docstring)."""
     if not keys:
         return {}
+    unique = list(dict.fromkeys(keys))
+    tests = [k[len(TESTS_PREFIX) :] for k in unique if k.startswith(TESTS_PREFIX)]
+    if not tests:
+        rows = conn.execute(
+            "SELECT key, doc FROM proj_docs WHERE key = ANY(%s)", (unique,)
+        ).fetchall()
+        return {str(key): bytes(doc) for key, doc in rows}
+    docs = [k for k in unique if not k.startswith(TESTS_PREFIX)]
     rows = conn.execute(
-        "SELECT key, doc FROM proj_docs WHERE key = ANY(%s)", (list(dict.fromkeys(keys)),)
+        "SELECT 0, key, doc, 0 FROM proj_docs WHERE key = ANY(%s)"
+        " UNION ALL SELECT 1, version, entry, seq FROM proj_tests WHERE version = ANY(%s)"
+        " ORDER BY 1, 2, 4",
+        (docs, tests),
     ).fetchall()
-    return {str(key): bytes(doc) for key, doc in rows}
+    found: dict[str, bytes] = {}
+    entries: dict[str, list[bytes]] = {}
+    for is_test, key, doc, _seq in rows:
+        if is_test:
+            entries.setdefault(str(key), []).append(bytes(doc))
+        else:
+            found[str(key)] = bytes(doc)
+    found.update({TESTS_PREFIX + v: tests_doc(v, e) for v, e in entries.items()})
+    return found
 
 
 def write_projection(
@@ -168,18 +259,32 @@ def write_projection(
     position: int,
     history: Sequence[tuple[str, int]] = (),
 ) -> None:
-    """Upsert documents, open intervals, add edges (first wins), set the tracking position.
+    """Upsert documents and test rows, open intervals, add edges (first wins), set the position.
 
     Pipelined: the statements go out back to back and the results are read
     once, since this runs while the append lock is held.
     """
+    rows, tests = [], []
+    for key, doc, seq in docs:
+        parts = test_row_parts(key)
+        if parts is None:
+            rows.append((key, doc, seq))
+        else:
+            tests.append((*parts, seq, doc))
     with conn.pipeline():
         cursor = conn.cursor()
-        if docs:
+        if rows:
             cursor.executemany(
                 "INSERT INTO proj_docs (key, doc, seq) VALUES (%s, %b, %s)"
                 " ON CONFLICT (key) DO UPDATE SET doc = excluded.doc, seq = excluded.seq",
-                docs,
+                rows,
+            )
+        if tests:
+            cursor.executemany(
+                "INSERT INTO proj_tests (version, kind, environment, suite, seq, entry)"
+                " VALUES (%s, %s, %s, %s, %s, %b) ON CONFLICT (version, kind, environment, suite)"
+                " DO UPDATE SET seq = excluded.seq, entry = excluded.entry",
+                tests,
             )
         for row in intervals:
             # In order: an interval opened earlier in the batch is closed by a later one.

@@ -16,7 +16,12 @@ import psycopg
 from psycopg.rows import TupleRow
 
 from ledger.errors import StoreError
-from ledger.store.postgres_projections import HISTORY_DDL, PROJECTION_DDL, SERVING_DDL
+from ledger.store.postgres_projections import (
+    HISTORY_DDL,
+    PROJECTION_DDL,
+    SERVING_DDL,
+    TESTS_MIGRATION,
+)
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "append_only_trigger", "migrate"]
 
@@ -110,12 +115,15 @@ _V4: list[LiteralString] = [HISTORY_DDL]
 
 _V5: list[LiteralString] = [*SERVING_DDL]
 
+_V6: list[LiteralString] = [*TESTS_MIGRATION]
+
 MIGRATIONS: Sequence[tuple[int, Sequence[LiteralString]]] = [
     (1, _V1),
     (2, _V2),
     (3, _V3),
     (4, _V4),
     (5, _V5),
+    (6, _V6),
 ]
 """(version, statements) in order; append new versions, never edit old ones."""
 

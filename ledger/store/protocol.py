@@ -79,7 +79,11 @@ class WriteTransaction(Protocol):
         ...
 
     def get_docs(self, keys: Sequence[str]) -> dict[str, bytes]:
-        """Projection documents (JSON bytes) by key; absent keys are left out."""
+        """Projection documents (JSON bytes) by key; absent keys are left out.
+
+        ``tests:<version>`` (``ledger.projections.keys.tests_key``) answers that
+        version's test rows as one document, ``{"ref", "tests": [...]}``.
+        """
         ...
 
     def write_projection(
@@ -92,7 +96,8 @@ class WriteTransaction(Protocol):
     ) -> None:
         """Upsert documents, open status intervals (closing the previous one of the same
         model/version/environment), add edges (first wins), record which events changed
-        which documents (``history``: key, seq) and set the tracking position."""
+        which documents (``history``: key, seq) and set the tracking position.
+        ``docs`` keys made by ``keys.test_row_key`` are upserted as test rows."""
         ...
 
 

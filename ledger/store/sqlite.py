@@ -9,6 +9,12 @@ Serialization: every append runs in ``BEGIN IMMEDIATE``, which takes SQLite's
 single write lock before reading the head, so threads and processes queue
 up (``busy_timeout``) instead of forking the chain.
 
+Checkpoints: while large batches stream in, a background thread copies the
+WAL into the database file (``wal_checkpoint(PASSIVE)``, on a connection of
+its own; sqlite3 releases the GIL meanwhile), so the writer's own automatic
+checkpoint, which still bounds the WAL, finds little left to copy. It never
+touches durability: a commit is durable once its WAL frames are fsynced.
+
 Append-only: triggers refuse UPDATE and DELETE on ``events``, ``merkle_nodes``
 and ``checkpoints``; someone who drops them can still edit rows, which is why
 ``verify`` re-derives everything from the bytes.
@@ -19,7 +25,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import sqlite_utils
@@ -38,8 +44,53 @@ from ledger.store.sqlite_schema import SCHEMA_V1, append_only_triggers
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 120_000
+BACKGROUND_CHECKPOINT_EVENTS = 5_000
+"""Events committed in large batches between two background checkpoints."""
+
+
+class _Checkpointer:
+    """A thread that runs ``PRAGMA wal_checkpoint(PASSIVE)`` on request.
+
+    PASSIVE never waits for the writer nor blocks it: it copies the frames
+    committed so far and returns. Requests that arrive while one runs are
+    merged into the next. Best effort: a failed checkpoint leaves the work to
+    the writer's automatic checkpoint, as before.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._wake = threading.Condition()
+        self._pending = False
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="ledger-wal-checkpoint", daemon=True)
+        self._thread.start()
+
+    def request(self) -> None:
+        with self._wake:
+            self._pending = True
+            self._wake.notify()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._wake:
+                    while not self._pending and not self._closed:
+                        self._wake.wait()
+                    if self._closed:
+                        return
+                    self._pending = False
+                with suppress(sqlite3.Error):
+                    self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            self._conn.close()
+
+    def close(self) -> None:
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        self._thread.join()
 
 
 class SQLiteStore:
@@ -66,6 +117,9 @@ class SQLiteStore:
             self._conn.execute("PRAGMA synchronous = FULL")
             self.db = sqlite_utils.Database(self._conn)
             self._lock = threading.RLock()
+            self._wal_pages: list[int] = []  # see sqlite_rows._pace_checkpoints
+            self._checkpointer: _Checkpointer | None = None  # started by the first large batches
+            self._since_checkpoint = 0
             self._migrate()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open SQLite store {self.path}: {exc}") from None
@@ -87,6 +141,9 @@ class SQLiteStore:
                     self._conn.execute(statement)
             if version < 3:
                 for statement in proj.SCHEMA_V3:
+                    self._conn.execute(statement)
+            if version < 4:
+                for statement in proj.SCHEMA_V4:
                     self._conn.execute(statement)
             self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -114,9 +171,28 @@ class SQLiteStore:
     def transaction(self) -> Iterator[SQLiteTransaction]:
         try:
             with self._write() as conn:
-                yield SQLiteTransaction(conn)
+                tx = SQLiteTransaction(conn, self._wal_pages)
+                yield tx
         except sqlite3.Error as exc:
             raise StoreError(f"write failed: {exc}") from None
+        if tx.large_batch_events:
+            self._after_large_commit(tx.large_batch_events)
+
+    def _after_large_commit(self, events: int) -> None:
+        """Ask for a background checkpoint every BACKGROUND_CHECKPOINT_EVENTS events."""
+        if self.path == ":memory:":
+            return
+        with self._lock:
+            self._since_checkpoint += events
+            if self._since_checkpoint < BACKGROUND_CHECKPOINT_EVENTS:
+                return
+            self._since_checkpoint = 0
+            if self._checkpointer is None:
+                try:
+                    self._checkpointer = _Checkpointer(self.path)
+                except sqlite3.Error:
+                    return  # the writer's automatic checkpoint does the work
+            self._checkpointer.request()
 
     def head(self) -> Head:
         with self._lock:
@@ -388,6 +464,9 @@ class SQLiteStore:
 
     def close(self) -> None:
         with self._lock:
+            if self._checkpointer is not None:
+                self._checkpointer.close()
+                self._checkpointer = None
             self._conn.close()
 
 
@@ -433,6 +512,8 @@ class SQLiteThreadReader(SQLiteStore):
         view = cls.__new__(cls)
         view.__dict__.update(store.__dict__)
         view._conn = conn
+        view._wal_pages = []  # the pragma is per connection
+        view._checkpointer = None  # a read-only view never writes
         view.db = sqlite_utils.Database(conn)
         view._lock = threading.RLock()
         with _READERS_GUARD:

@@ -16,6 +16,14 @@ outwards, and times get a second of slack either side, so the tree yields a
 superset that the exact test on ``proj_status`` then trims. The tree has no
 environment column: an auxiliary column costs a lookup per candidate, more
 than joining the other environments' candidates and dropping them.
+
+Test results are rows of ``proj_tests``, the latest per (version, kind,
+environment, suite), not part of the version document (half of all events
+are test results, and a 5 KB document rewrite each cost most of an append's
+projection time). They travel through the document interface under their own
+keys (``ledger.projections.keys``): ``put_docs`` upserts a
+``test_row_key`` as a row, and ``get_docs`` answers ``tests:<version>`` with
+the version's rows as one ``{"ref", "tests": [...]}`` document, in seq order.
 """
 
 from __future__ import annotations
@@ -26,16 +34,25 @@ from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 
 from ledger.projections.base import SERVING_STATUSES
+from ledger.projections.keys import (
+    HISTORY_BY_SUBJECT_TYPE,
+    TESTS_PREFIX,
+    history_by_subject,
+    test_row_parts,
+    tests_doc,
+)
 
 __all__ = [
     "PROJECTION_TABLES",
     "SCHEMA_V2",
     "SCHEMA_V3",
+    "SCHEMA_V4",
     "EdgeRow",
     "IntervalRow",
     "add_edges",
     "add_intervals",
     "get_docs",
+    "history_of",
     "put_docs",
     "status_intervals",
 ]
@@ -46,7 +63,14 @@ IntervalRow = tuple[str, str, str, str, float, str | None, int, str]
 EdgeRow = tuple[str, str, str, int, str]
 """(source, target, relation, seq, time)."""
 
-PROJECTION_TABLES = ("proj_docs", "proj_status", "proj_edges", "proj_history", "proj_serving")
+PROJECTION_TABLES = (
+    "proj_docs",
+    "proj_status",
+    "proj_edges",
+    "proj_history",
+    "proj_serving",
+    "proj_tests",
+)
 
 _OPEN = 1e12
 """The far end of an open interval, in seconds and in seqs."""
@@ -70,6 +94,17 @@ _SERVING_OPEN_DDL = (
     "CREATE INDEX IF NOT EXISTS proj_status_serving_open ON proj_status(environment, time)"
     f" WHERE end_seq IS NULL AND {_SERVING_SQL}"
 )
+
+_TESTS_DDL = """CREATE TABLE IF NOT EXISTS proj_tests (
+        version TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        suite TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        entry BLOB NOT NULL,
+        PRIMARY KEY (version, kind, environment, suite)
+    ) WITHOUT ROWID"""
+"""The latest test result per slot (``environment`` '' when the result names none)."""
 
 SCHEMA_V2 = [
     # A rowid table: a WITHOUT ROWID row lives in an index B-tree that keeps
@@ -115,6 +150,7 @@ SCHEMA_V2 = [
     ) WITHOUT ROWID""",
     _SERVING_DDL,
     _SERVING_OPEN_DDL,
+    _TESTS_DDL,
 ]
 """Every projection table as it stands (``IF NOT EXISTS``): migration 2, ``reset_projections``."""
 
@@ -141,6 +177,31 @@ SCHEMA_V3 = [
 ]
 """Migration 3: ``proj_docs`` as a rowid table, and the R*Tree of serving intervals."""
 
+_OLD_TESTS = "json_each(CAST(d.doc AS TEXT), '$.tests')"
+
+SCHEMA_V4 = [
+    _TESTS_DDL,
+    # Version documents' tests[] become rows (the latest per slot wins: files
+    # from before tests[] was capped hold every result), then leave the documents.
+    f"""INSERT INTO proj_tests (version, kind, environment, suite, seq, entry)
+        SELECT d.key, coalesce(json_extract(t.value, '$.kind'), ''),
+            coalesce(json_extract(t.value, '$.environment'), ''),
+            coalesce(json_extract(t.value, '$.suite'), ''),
+            json_extract(t.value, '$.seq'), CAST(t.value AS BLOB)
+        FROM proj_docs d, {_OLD_TESTS} t
+        WHERE d.key LIKE 'model:%@%' AND json_valid(CAST(d.doc AS TEXT))
+            AND json_type(CAST(d.doc AS TEXT), '$.tests') = 'array'
+            AND json_type(t.value) = 'object'
+        ORDER BY json_extract(t.value, '$.seq')
+        ON CONFLICT (version, kind, environment, suite) DO UPDATE
+            SET seq = excluded.seq, entry = excluded.entry
+            WHERE excluded.seq >= proj_tests.seq""",
+    """UPDATE proj_docs SET doc = CAST(json_remove(CAST(doc AS TEXT), '$.tests') AS BLOB)
+        WHERE key LIKE 'model:%@%' AND json_valid(CAST(doc AS TEXT))
+            AND json_type(CAST(doc AS TEXT), '$.tests') IS NOT NULL""",
+]
+"""Migration 4: test results as rows of ``proj_tests`` (see the module docstring)."""
+
 _LEDGER_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z")
 
 
@@ -155,9 +216,13 @@ def _seconds(time: str) -> float | None:
 
 
 def get_docs(conn: sqlite3.Connection, keys: Sequence[str]) -> dict[str, bytes]:
-    """The stored JSON bytes of each key that exists."""
+    """The stored JSON bytes of each key that exists (``tests:`` keys: see the module docstring)."""
     found: dict[str, bytes] = {}
     unique = list(dict.fromkeys(keys))
+    tests = [k[len(TESTS_PREFIX) :] for k in unique if k.startswith(TESTS_PREFIX)]
+    if tests:
+        unique = [k for k in unique if not k.startswith(TESTS_PREFIX)]
+        found.update(_get_tests(conn, tests))
     for start in range(0, len(unique), 500):
         chunk = unique[start : start + 500]
         marks = ",".join("?" * len(chunk))
@@ -168,13 +233,65 @@ def get_docs(conn: sqlite3.Connection, keys: Sequence[str]) -> dict[str, bytes]:
     return found
 
 
+def _get_tests(conn: sqlite3.Connection, versions: Sequence[str]) -> dict[str, bytes]:
+    entries: dict[str, list[bytes]] = {}
+    for start in range(0, len(versions), 500):
+        chunk = versions[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for version, entry in conn.execute(
+            f"SELECT version, entry FROM proj_tests WHERE version IN ({marks})"
+            " ORDER BY version, seq",
+            chunk,
+        ):
+            entries.setdefault(version, []).append(bytes(entry))
+    return {TESTS_PREFIX + v: tests_doc(v, rows) for v, rows in entries.items()}
+
+
 def put_docs(conn: sqlite3.Connection, docs: Sequence[tuple[str, bytes, int]]) -> None:
-    """Insert or replace documents (key, JSON bytes, seq of the last event that changed it)."""
+    """Insert or replace documents (key, JSON bytes, seq of the last event that changed it).
+
+    Keys made by ``keys.test_row_key`` are upserted into ``proj_tests`` instead.
+    """
+    rows, tests = [], []
+    for key, doc, seq in docs:
+        parts = test_row_parts(key)
+        if parts is None:
+            rows.append((key, doc, seq))
+        else:
+            tests.append((*parts, seq, doc))
     conn.executemany(
         "INSERT INTO proj_docs (key, doc, seq) VALUES (?,?,?)"
         " ON CONFLICT(key) DO UPDATE SET doc = excluded.doc, seq = excluded.seq",
-        docs,
+        rows,
     )
+    if tests:
+        conn.executemany(
+            "INSERT INTO proj_tests (version, kind, environment, suite, seq, entry)"
+            " VALUES (?,?,?,?,?,?) ON CONFLICT (version, kind, environment, suite) DO UPDATE"
+            " SET seq = excluded.seq, entry = excluded.entry",
+            tests,
+        )
+
+
+def history_of(conn: sqlite3.Connection, key: str, limit: int) -> list[int]:
+    """The seqs of the events that changed document ``key``, in order (at most ``limit``).
+
+    For a version key, its test results come from the events by subject, up
+    to the projection position, as well as any rows (see
+    ``keys.HISTORY_BY_SUBJECT_TYPE``); files written before have rows for them
+    too, which the union absorbs.
+    """
+    if not history_by_subject(key):
+        query = "SELECT seq FROM proj_history WHERE key = ? ORDER BY seq LIMIT ?"
+        return [int(r[0]) for r in conn.execute(query, (key, limit))]
+    rows = conn.execute(
+        "SELECT seq FROM proj_history WHERE key = ?1"
+        " UNION SELECT seq FROM events WHERE subject = ?1 AND type = ?2"
+        " AND seq <= (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'projection_seq')"
+        " ORDER BY seq LIMIT ?3",
+        (key, HISTORY_BY_SUBJECT_TYPE, limit),
+    )
+    return [int(r[0]) for r in rows]
 
 
 def add_intervals(conn: sqlite3.Connection, rows: Sequence[IntervalRow]) -> None:

@@ -44,8 +44,15 @@ def _row_to_event(row: tuple[object, ...]) -> Event:
 class SQLiteTransaction:
     """The write transaction handed to the service inside BEGIN IMMEDIATE."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, wal_pages: list[int] | None = None) -> None:
         self._conn = conn
+        # The connection's wal_autocheckpoint as last set, kept by the store
+        # across transactions (the pragma is per connection and only
+        # _pace_checkpoints sets it), so a commit reads it at most once.
+        self._wal_pages = wal_pages
+        self.large_batch_events = 0
+        """Events inserted in batches of LARGE_BATCH or more (the store may then
+        checkpoint in the background after the commit)."""
 
     def head(self) -> Head:
         row = self._conn.execute(
@@ -65,7 +72,9 @@ class SQLiteTransaction:
         return found
 
     def insert_events(self, events: Sequence[Event]) -> None:
-        _pace_checkpoints(self._conn, len(events))
+        _pace_checkpoints(self._conn, len(events), self._wal_pages)
+        if len(events) >= LARGE_BATCH:
+            self.large_batch_events += len(events)
         self._conn.executemany(
             f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
             map(_EVENT_ROW, events),
@@ -111,7 +120,7 @@ class SQLiteTransaction:
         set_meta(self._conn, "projection_seq", str(position))
 
 
-def _pace_checkpoints(conn: sqlite3.Connection, batch: int) -> None:
+def _pace_checkpoints(conn: sqlite3.Connection, batch: int, known: list[int] | None = None) -> None:
     """Checkpoint the WAL less often while large batches are being written.
 
     A 1,000-event batch of random-UUID index inserts dirties hundreds of pages,
@@ -123,10 +132,18 @@ def _pace_checkpoints(conn: sqlite3.Connection, batch: int) -> None:
     commit a file-size change in its fsync (-20% for one event per commit on a
     fresh file). Durability is unchanged either way: a commit is durable once
     the WAL is fsynced (synchronous=FULL).
+
+    ``known`` (one item, or empty when not yet read) caches the connection's
+    setting between calls, saving a statement per single-event commit.
     """
     pages = WAL_PAGES_LARGE_BATCH if batch >= LARGE_BATCH else WAL_PAGES_DEFAULT
-    if conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] != pages:
+    if known is None:
+        known = []
+    if not known:
+        known.append(conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+    if known[0] != pages:
         conn.execute(f"PRAGMA wal_autocheckpoint = {pages}")
+        known[0] = pages
 
 
 def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:

@@ -76,7 +76,6 @@ def state(
         "ref": V,
         "registered_seq": 3 if registered else None,
         "author": "carol",
-        "tests": TESTS if tests is None else tests,
         "approvals": APPROVALS if approvals is None else approvals,
     }
     status = {} if exposure is None else {"prod": {"status": "canary", "exposure": exposure}}
@@ -98,7 +97,8 @@ def state(
         "rollback_required": False,
     }
     dep.update(deployment)
-    return PolicyState(version=version, model=model, deployment=dep)
+    results: Doc = {"ref": V, "tests": TESTS if tests is None else tests}
+    return PolicyState(version=version, model=model, deployment=dep, tests=results)
 
 
 def promote(env: str = "prod", decision: str = "promote", **data: object) -> DraftView:
@@ -477,8 +477,9 @@ def test_only_promotions_and_raises_are_gated(draft: DraftView, gated: bool) -> 
 
 
 def test_policy_keys_name_the_version_model_deployment_and_index() -> None:
-    assert policy_keys_for(promote()) == [V, "model:fraud", DEP, "policies"]
-    assert policy_keys_for(stage(25)) == [V, "model:fraud", DEP, "policies"]
+    keys = [V, "model:fraud", DEP, "policies", f"tests:{V}"]
+    assert policy_keys_for(promote()) == keys
+    assert policy_keys_for(stage(25)) == keys
     assert policy_keys_for({"type": "alert.raised", "subject": DEP, "actor": "m", "data": {}}) == []
 
 
@@ -512,6 +513,7 @@ def test_policy_for_prefers_the_model_override_then_the_risk_tier(
 def test_check_resolves_the_policy_from_the_fetched_docs() -> None:
     s = state(tests=[result("unit")])
     docs = {V: s.version, "model:fraud": s.model, DEP: s.deployment, "policies": INDEX}
+    docs[f"tests:{V}"] = s.tests
     definition = {"policy_version": 3, "seq": 7, "environments": {"prod": {
         "required_tests": ["unit", "fairness"], "required_approvals": {"count": 0},
         "min_minutes_per_stage": 0, "max_exposure_step": 100}}}  # fmt: skip
@@ -620,6 +622,7 @@ def test_a_gated_step_for_a_model_outside_the_inventory_is_refused_once_policies
         "min_minutes_per_stage": 0, "max_exposure_step": 100}}}  # fmt: skip
     index = {**INDEX, "current": {"policy:high-risk": definition}}
     docs = {V: s.version, "model:fraud": None, DEP: s.deployment, "policies": index}
+    docs[f"tests:{V}"] = s.tests
     policy, violations = check(promote(), docs, NOW)
     assert policy is None
     assert [v.code for v in violations] == ["model_unregistered"]

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from ledger.policy import check, policy_keys_for
 from ledger.projections.base import Doc, DraftView, Edge, EventView, StatusInterval
+from ledger.projections.keys import tests_version
 from ledger.projections.registry import keys_for, project
 
 __all__ = [
@@ -91,10 +92,20 @@ class Store:
     intervals: list[StatusInterval] = field(default_factory=list)
     edges: list[Edge] = field(default_factory=list)
     history: dict[str, list[int]] = field(default_factory=dict)
+    tests: dict[str, dict[tuple[str, str, str], Doc]] = field(default_factory=dict)
+
+    def get(self, key: str) -> Doc | None:
+        """A document, or the ``tests:<version>`` rows read as one (as the stores answer it)."""
+        version = tests_version(key)
+        if version is None:
+            return self.docs.get(key)
+        rows = sorted(self.tests.get(version, {}).values(), key=lambda t: int(str(t["seq"])))
+        return {"ref": version, "tests": rows} if rows else None
 
     def apply(self, events: Iterable[EventView], *, check_pure: bool = False) -> None:
         """Project ``events`` in order, as one transaction: later events see earlier writes."""
         pending: dict[str, Doc] = {}
+        rows: list[tuple[str, tuple[str, str, str], Doc]] = []
         for event in events:
             keys = keys_for(event)
             fetched = {k: pending.get(k, self.docs.get(k)) for k in keys}
@@ -107,12 +118,15 @@ class Store:
                     set(effects.docs) - set(keys),
                 )
             pending.update(effects.docs)
+            rows += [(t.version, t.slot, t.entry) for t in effects.tests]
             for key in [*effects.docs, *effects.touched]:
                 self.history.setdefault(key, []).append(event["seq"])
             self.intervals.extend(effects.intervals)
             self.edges.extend(effects.edges)
         # Commit: documents go through JSON, as they would through a real store.
         self.docs.update({k: canonical_round_trip(doc) for k, doc in pending.items()})
+        for version, slot, entry in rows:
+            self.tests.setdefault(version, {})[slot] = canonical_round_trip(entry)
 
 
 # ---- the fraud-detector story ---------------------------------------------------------
@@ -151,7 +165,7 @@ class Story:
 
     def add(self, type: str, subject: str, data: dict[str, object], actor: str = "ci") -> int:
         draft: DraftView = {"type": type, "subject": subject, "actor": actor, "data": data}
-        docs = {key: self.store.docs.get(key) for key in policy_keys_for(draft)}
+        docs = {key: self.store.get(key) for key in policy_keys_for(draft)}
         _, violations = check(draft, docs, self.log.time)
         if violations:
             self.denied.append([v.code for v in violations])

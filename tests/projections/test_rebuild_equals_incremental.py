@@ -223,6 +223,20 @@ def assert_intervals_agree_with_docs(store: Store) -> None:
                 )  # fmt: skip
 
 
+def assert_tests_are_the_latest_per_slot(store: Store, log: Log) -> None:
+    """The test rows are, per version and (kind, environment, suite), the log's last result."""
+    latest: dict[str, dict[tuple[str, str, str], int]] = {}
+    for e in log.events:
+        if e["type"] == "test.result.recorded":
+            d = e["data"]
+            slot = (str(d["kind"]), str(d.get("environment") or ""), str(d["suite"]))
+            latest.setdefault(e["subject"], {})[slot] = e["seq"]
+    got = {v: {slot: t["seq"] for slot, t in rows.items()} for v, rows in store.tests.items()}
+    assert got == latest
+    for version in latest:
+        assert "tests" not in store.docs.get(version, {})  # the version document keeps none
+
+
 @settings(max_examples=400, deadline=None)
 @given(ops=st.lists(events, max_size=60), cuts=st.sets(st.integers(1, 59)))
 def test_rebuild_from_scratch_equals_incremental_batches(ops: list[Op], cuts: set[int]) -> None:
@@ -236,5 +250,8 @@ def test_rebuild_from_scratch_equals_incremental_batches(ops: list[Op], cuts: se
     assert batched.docs == whole.docs
     assert batched.intervals == whole.intervals
     assert batched.edges == whole.edges
+    assert batched.tests == whole.tests
+    assert batched.history == whole.history
     assert_intervals_agree_with_docs(whole)
+    assert_tests_are_the_latest_per_slot(whole, log)
     json.dumps(whole.docs, allow_nan=False)

@@ -19,6 +19,7 @@ from tests.projections.story import (
     Store,
     Story,
     V,
+    approve,
     build_story,
     result,
     stage,
@@ -94,7 +95,8 @@ def test_story_version_doc_holds_tests_approvals_decisions_and_history(story: St
     assert doc["trained_on"] == [DATA]
     # Only the latest result per (kind, suite, environment) is kept: the failed
     # fairness run at seq 9 was superseded by the passing one at seq 10.
-    assert rows(doc, "tests", "kind", "passed", "seq") == [
+    assert "tests" not in doc  # latest results are rows, read as tests:<version>
+    assert rows(story.store.get(f"tests:{V}") or {}, "tests", "kind", "passed", "seq") == [
         ("unit", True, 7), ("evaluation", True, 8), ("fairness", True, 10)
     ]  # fmt: skip
     assert rows(doc, "approvals", "actor", "role", "revoked", "revoked_seq") == [
@@ -317,5 +319,15 @@ def test_resolving_an_alert_never_raised_changes_nothing() -> None:
 
 
 def test_project_returns_only_the_documents_it_changed() -> None:
-    effects = project(event("test.result.recorded", V, result("unit")), {V: None, "other": {}})
+    effects = project(event("approval.granted", V, approve("ml_lead")), {V: None, "other": {}})
     assert list(effects.docs) == [V]
+
+
+def test_a_test_result_is_a_row_and_a_history_entry_not_a_document_rewrite() -> None:
+    effects = project(event("test.result.recorded", V, result("unit")), {})
+    assert keys_for(event("test.result.recorded", V, result("unit"))) == []
+    assert (effects.docs, effects.touched) == ({}, [V])
+    [row] = effects.tests
+    assert (row.version, row.slot, row.entry["kind"], row.entry["passed"]) == (
+        V, ("unit", "", "unit-suite"), "unit", True
+    )  # fmt: skip

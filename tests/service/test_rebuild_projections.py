@@ -33,6 +33,8 @@ TABLES = {
     "proj_edges": "SELECT source, target, relation, seq, time FROM proj_edges"
     " ORDER BY source, target, relation",
     "proj_history": "SELECT key, seq FROM proj_history ORDER BY key, seq",
+    "proj_tests": "SELECT version, kind, environment, suite, seq, entry FROM proj_tests"
+    " ORDER BY version, kind, environment, suite",
     "position": "SELECT value FROM meta WHERE key = 'projection_seq'",
 }
 

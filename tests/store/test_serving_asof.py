@@ -20,6 +20,7 @@ from ledger.projections.base import SERVING_STATUSES
 from ledger.service import Ledger
 from ledger.store import open_store
 from ledger.store.protocol import EventStore
+from ledger.store.sqlite import SCHEMA_VERSION as SQLITE_SCHEMA_VERSION
 from tests.helpers import StepClock, id_factory
 
 pytestmark = pytest.mark.filterwarnings("error")
@@ -184,7 +185,7 @@ def test_a_version_2_sqlite_file_is_migrated_with_its_serving_intervals(db_path:
     finally:
         store.close()
     conn = sqlite3.connect(db_path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SQLITE_SCHEMA_VERSION
     (ddl,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'proj_docs'").fetchone()
     assert "WITHOUT ROWID" not in ddl
     conn.close()

@@ -34,7 +34,7 @@ from ledger.api.graphql.records import (
     dicts,
     strings,
 )
-from ledger.projections.keys import model_key, version_parts
+from ledger.projections.keys import model_key, tests_key, version_parts
 
 if TYPE_CHECKING:
     from ledger.api.graphql.models import Model
@@ -193,7 +193,9 @@ class ModelVersion:
 
     @strawberry.field(description="The latest result per (kind, suite, environment).")
     async def tests(self, info: Info) -> list[TestResult]:
-        return [TestResult.of(e) for e in dicts((await self._doc(info)).get("tests"))]
+        # Kept as rows apart from the version document, read as one (keys.TESTS_PREFIX).
+        results = await load_doc(info, tests_key(self.ref)) or {}
+        return [TestResult.of(e) for e in dicts(results.get("tests"))]
 
     @strawberry.field(description="Approvals, with `revoked` set on those later revoked.")
     async def approvals(self, info: Info) -> list[Approval]:

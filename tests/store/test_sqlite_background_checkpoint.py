@@ -1,0 +1,87 @@
+"""The SQLite store's write-path shortcuts: the background WAL checkpoint and
+the cached ``wal_autocheckpoint`` setting (ledger.store.sqlite, sqlite_rows)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from ledger.service import Ledger
+from ledger.store import open_store
+from ledger.store import sqlite as sqlite_store
+from ledger.store.protocol import StoreError
+from ledger.store.sqlite import SQLiteStore
+from ledger.store.sqlite_rows import LARGE_BATCH, WAL_PAGES_DEFAULT, WAL_PAGES_LARGE_BATCH
+from tests.helpers import StepClock, draft, id_factory
+
+
+def _checkpoint_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "ledger-wal-checkpoint"]
+
+
+def test_large_batches_checkpoint_in_the_background_and_close_stops_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_store, "BACKGROUND_CHECKPOINT_EVENTS", LARGE_BATCH)
+    path = tmp_path / "l.db"
+    store = open_store(path)
+    ledger = Ledger(store, clock=StepClock(), new_id=id_factory(), project=False)
+    before = set(_checkpoint_threads())
+    n = 0
+    for _ in range(4):
+        ledger.append([draft(n + k) for k in range(LARGE_BATCH)], "ci")
+        n += LARGE_BATCH
+    ledger.append([draft(n)], "ci")  # a small commit after: back to the default interval
+    mine = [t for t in _checkpoint_threads() if t not in before]
+    assert len(mine) == 1
+    assert ledger.verify().ok
+    store.close()
+    mine[0].join(5)
+    assert not mine[0].is_alive()
+    reopened = open_store(path)
+    try:
+        assert reopened.head().seq == 4 * LARGE_BATCH + 1
+        assert Ledger(reopened).verify().ok
+    finally:
+        reopened.close()
+
+
+def test_small_commits_start_no_checkpoint_thread(tmp_path: Path) -> None:
+    before = set(_checkpoint_threads())
+    store = open_store(tmp_path / "l.db")
+    ledger = Ledger(store, clock=StepClock(), new_id=id_factory(), project=False)
+    for n in range(20):
+        ledger.append([draft(n)], "ci")
+    assert [t for t in _checkpoint_threads() if t not in before] == []
+    store.close()
+
+
+def _abandoned_write(store: SQLiteStore) -> None:
+    with store.transaction() as tx:
+        tx.insert_events([])
+        raise StoreError("abandon this write")
+
+
+def test_the_checkpoint_interval_follows_the_batch_size_across_commits(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "l.db")
+    ledger = Ledger(store, clock=StepClock(), new_id=id_factory(), project=False)
+
+    def interval() -> int:
+        return int(store._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+
+    ledger.append([draft(0)], "ci")
+    assert interval() == WAL_PAGES_DEFAULT
+    ledger.append([draft(1 + k) for k in range(LARGE_BATCH)], "ci")
+    assert interval() == WAL_PAGES_LARGE_BATCH
+    ledger.append([draft(10_000)], "ci")
+    assert interval() == WAL_PAGES_DEFAULT
+    # The pragma is not transactional: a rolled-back write leaves it, and the cache, as set.
+    with pytest.raises(StoreError):
+        _abandoned_write(store)
+    assert interval() == WAL_PAGES_DEFAULT
+    ledger.append([draft(1 + k) for k in range(20_000, 20_000 + LARGE_BATCH)], "ci")
+    assert interval() == WAL_PAGES_LARGE_BATCH
+    assert ledger.verify().ok
+    store.close()
