@@ -90,11 +90,13 @@ def normalize_time(text: object, *, field: str = "occurred_at") -> str:
             f"{m.group(1)}-{m.group(2)}-{m.group(3)}T{m.group(4)}:{m.group(5)}:{m.group(6)}"
             f".{fraction}{'+00:00' if offset == 'Z' else offset}"
         )
-    except ValueError as exc:
+        # An offset can carry a valid local time out of datetime's range in UTC
+        # (0001-01-01T00:00:00+14:00 is in year 0).
+        return format_time(moment)
+    except (ValueError, OverflowError) as exc:
         raise InvalidEvent(
             f"{field}: {text!r} is not a valid date-time ({exc})", field=field
         ) from None
-    return format_time(moment)
 
 
 def slot_setters(cls: type) -> tuple[Callable[[object, object], None], ...]:

@@ -91,6 +91,9 @@ class PostgresTransaction:
     the call that made it.
     """
 
+    history_by_subject = True
+    """``PostgresStore.history_of`` adds test results by subject (postgres_projections)."""
+
     def __init__(self, conn: Conn, lock: tuple[int, int], *, started: bool = False) -> None:
         self._conn = conn
         self._lock = lock

@@ -351,10 +351,7 @@ class SQLiteStore:
     def history_of(self, key: str, limit: int = 1000) -> list[int]:
         """The seqs of the events that changed document ``key``, in order."""
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT seq FROM proj_history WHERE key = ? ORDER BY seq LIMIT ?", (key, limit)
-            ).fetchall()
-        return [int(r[0]) for r in rows]
+            return proj.history_of(self._conn, key, limit)
 
     def edges(self, after_seq: int = 0) -> Iterator[proj.EdgeRow]:
         with self._lock:

@@ -44,6 +44,9 @@ def _row_to_event(row: tuple[object, ...]) -> Event:
 class SQLiteTransaction:
     """The write transaction handed to the service inside BEGIN IMMEDIATE."""
 
+    history_by_subject = True
+    """``SQLiteStore.history_of`` adds test results by subject (sqlite_projections.history_of)."""
+
     def __init__(self, conn: sqlite3.Connection, wal_pages: list[int] | None = None) -> None:
         self._conn = conn
         # The connection's wal_autocheckpoint as last set, kept by the store

@@ -47,11 +47,23 @@ def test_a_refused_request_fails_alone_and_the_rest_of_its_group_commits(
     assert ledger.verify().ok
     # The refused request's projected effects were undone: the stored
     # projections equal a rebuild from the committed events alone.
+    # Test results are rows (``tests:<version>``), not documents, and enter a
+    # version's history; the refused request touched versions 1.0.0 and 1.1.0.
     store = ledger.store
-    incremental = (store.docs_with_prefix("", 10_000), store.status_intervals())
+    versions = [f"model:fraud-detector@1.{k}.0" for k in range(7)]
+
+    def projected() -> tuple[object, ...]:
+        return (
+            store.docs_with_prefix("", 10_000),
+            store.get_docs([f"tests:{v}" for v in versions]),
+            [store.history_of(v) for v in versions],
+            store.status_intervals(),
+        )
+
+    incremental = projected()
     ledger.rebuild_projections()
-    assert (store.docs_with_prefix("", 10_000), store.status_intervals()) == incremental
-    assert incremental[0]
+    assert projected() == incremental
+    assert incremental[1], "the test results were projected"
 
 
 def test_a_retry_within_one_group_is_acknowledged_with_the_same_seq(ledger: Ledger) -> None:

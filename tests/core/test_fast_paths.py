@@ -50,9 +50,9 @@ def _reference(text: object) -> str:
             f"{m.group(1)}-{m.group(2)}-{m.group(3)}T{m.group(4)}:{m.group(5)}:{m.group(6)}"
             f".{fraction}{'+00:00' if offset == 'Z' else offset}"
         )
-    except ValueError as exc:
+        return format_time(moment)
+    except (ValueError, OverflowError) as exc:  # out of range once in UTC: still invalid
         raise InvalidEvent(f"occurred_at: bad ({exc})", field="occurred_at") from None
-    return format_time(moment)
 
 
 def _outcome(fn: object, text: object) -> str:
@@ -107,6 +107,16 @@ def test_normalize_time_equals_the_reference(text: str) -> None:
 )
 def test_normalize_time_examples(text: str) -> None:
     assert _outcome(normalize_time, text) == _outcome(_reference, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["0001-01-01T00:00:00.0+14:00", "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+00:01"],
+)
+def test_an_offset_that_carries_the_instant_out_of_range_is_refused_not_a_crash(
+    text: str,
+) -> None:
+    assert _outcome(normalize_time, text) == "<invalid>"
 
 
 def test_non_strings_are_refused_as_before() -> None:
