@@ -20,11 +20,16 @@ with the same invalidation as the documents.
 
 The :class:`DocCache` also keeps the cyclic garbage collector from walking the
 long-lived parsed documents over and over (full collections cost ~15% of the
-projecting time): after each commit it moves the objects alive then into the
-permanent generation (``gc.freeze``, as ``ledger.lineage_cache`` does after a
-bulk load). At most every ``DocCache.COLLECT_EVERY_S`` seconds it hands them
-back, runs one full collection and freezes the survivors again, so cyclic
-garbage that was frozen is still reclaimed, within that period.
+projecting time): at most every ``DocCache.FREEZE_EVERY_S`` seconds, after a
+commit, it collects what is not frozen yet (only what was allocated since the
+last freeze: the cache is frozen) and moves the survivors into the permanent
+generation (``gc.freeze``, as ``ledger.lineage_cache`` does after a bulk load).
+Freezing after *every* commit without collecting first froze each request's
+uncollected cyclic garbage too: a server taking ~400 requests a second kept
+~90 MB more per 10 s until the next full collection. What is frozen while
+alive and dies later (objects of requests in flight) is reclaimed at most
+every ``DocCache.COLLECT_EVERY_S`` seconds, when it hands everything back,
+runs one full collection and freezes the survivors again.
 """
 
 from __future__ import annotations
@@ -75,6 +80,7 @@ class ProjectionTransaction(Protocol):
 
 
 _Slot = tuple[str, str, str]
+_MISSING: object = object()
 
 
 def event_view(event: Event, data: object | None = None) -> EventView:
@@ -109,11 +115,16 @@ class BatchProjector:
     """Projects a batch of events onto the stored documents, then writes the effects once."""
 
     def __init__(
-        self, tx: ProjectionTransaction, known: Mapping[str, Doc | None] = {}, start: int = 0
+        self,
+        tx: ProjectionTransaction,
+        known: Mapping[str, Doc | None] = {},
+        start: int = 0,
+        epoch: str | None = None,
     ) -> None:
         self._tx = tx
         self._known = known  # parsed documents valid at the stored position (DocCache.valid_at)
         self.start = start  # the stored tracking position this projector began from
+        self.epoch = epoch  # the stored projection epoch (meta projection_epoch), see DocCache
         self._docs: dict[str, Doc | None] = {}
         self._changed: dict[str, int] = {}
         self._intervals: list[tuple[str, str, str, str, float, str | None, int, str]] = []
@@ -139,13 +150,16 @@ class BatchProjector:
         if missing and self._known:
             known, missing = missing, []
             for key in known:
-                if key not in self._known:
+                # One lookup: another thread's DocCache.keep may re-insert a key
+                # between a membership test and a read (same document, no harm).
+                cached = self._known.get(key, _MISSING)
+                if cached is _MISSING:
                     missing.append(key)
                 elif key.startswith(TESTS_PREFIX):
                     # DocCache.keep stores a version's slot -> row dict there.
-                    self._stored_tests[key] = self._known[key]  # type: ignore[assignment]
+                    self._stored_tests[key] = cached  # type: ignore[assignment]
                 else:
-                    self._docs[key] = self._known[key]
+                    self._docs[key] = cached  # type: ignore[assignment]
         if missing:
             raw = self._tx.get_docs(missing)
             for key in missing:
@@ -267,8 +281,8 @@ class BatchProjector:
         for version, written in self._tests.items():
             key = TESTS_PREFIX + version
             stored = self._stored_tests.get(key)
-            if stored is None and key in self._known:
-                stored = self._known[key]  # type: ignore[assignment]
+            if stored is None:
+                stored = self._known.get(key)  # type: ignore[assignment]
             if stored is not None:
                 merged = dict(stored)
                 merged.update((slot, entry) for slot, (_seq, entry) in written.items())
@@ -296,13 +310,14 @@ class DocCache:
     A version's stored test rows are kept too, under its ``tests:`` key, as a
     slot -> row dict (only rows a transaction read in full, see ``flush``).
 
-    With ``freeze`` (the default), each :meth:`keep` moves every object the
-    garbage collector tracks into its permanent generation (``gc.freeze``), so
-    full collections stop walking the cache. That also freezes any cyclic
-    garbage not yet collected, so at most every ``collect_every_s`` seconds
-    :meth:`keep` unfreezes, runs a full collection and freezes the survivors:
-    frozen garbage lives at most that long. (Objects frozen elsewhere, such as
-    a lineage graph, are frozen again by the same call.) The documents
+    With ``freeze`` (the default), a :meth:`keep` at least ``freeze_every_s``
+    after the last freeze collects the objects not yet frozen (garbage must
+    not be frozen with the cache) and moves the survivors into the permanent
+    generation (``gc.freeze``), so full collections stop walking the cache.
+    Objects alive then that die later (a request in flight) stay frozen, so
+    at most every ``collect_every_s`` seconds :meth:`keep` unfreezes, runs a
+    full collection and freezes the survivors. (Objects frozen elsewhere, such
+    as a lineage graph, are frozen again by the same call.) The documents
     themselves hold no cycles: dropped from the cache they are freed at once,
     frozen or not.
     """
@@ -310,25 +325,38 @@ class DocCache:
     COLLECT_EVERY_S = 300.0
     """Longest time between two full collections of what :meth:`keep` froze."""
 
+    FREEZE_EVERY_S = 1.0
+    """Shortest time between two freezes (each costs a collection of the unfrozen objects)."""
+
     def __init__(
         self,
         limit: int = 10_000,
         *,
         freeze: bool = True,
         collect_every_s: float = COLLECT_EVERY_S,
+        freeze_every_s: float = FREEZE_EVERY_S,
     ) -> None:
         self._limit = limit
         self._docs: dict[str, Doc | None] = {}
         self._lock = threading.Lock()
         self._freeze = freeze
         self._collect_every_s = collect_every_s
+        self._freeze_every_s = freeze_every_s
         self._collected = time.monotonic()
+        self._frozen = -float("inf")
+        self._epoch: str | None = None
         self.position: int | None = None
 
-    def valid_at(self, position: int) -> Mapping[str, Doc | None]:
-        """The documents, if they describe ``position``; else nothing (and they are dropped)."""
+    def valid_at(self, position: int, epoch: str | None = None) -> Mapping[str, Doc | None]:
+        """The documents, if they describe ``position``; else nothing (and they are dropped).
+
+        ``epoch`` is the stored ``projection_epoch`` when the caller reads it:
+        a rebuild ends at the position it began from (the head), so only a
+        value that every ``reset_projections`` changes tells its documents
+        from the ones cached before it.
+        """
         with self._lock:
-            if self.position == position:
+            if self.position == position and self._epoch == epoch:
                 return self._docs
             self._docs, self.position = {}, None
             return {}
@@ -338,8 +366,9 @@ class DocCache:
         start = projector.start
         end = start if projector.position is None else projector.position
         with self._lock:
-            if self.position != start:
+            if self.position != start or self._epoch != projector.epoch:
                 self._docs = {}
+            self._epoch = projector.epoch
             docs = self._docs
             for key, doc in projector._docs.items():
                 docs.pop(key, None)  # re-inserted last: the most recently used
@@ -352,12 +381,20 @@ class DocCache:
                     del docs[key]
             self.position = end
         if self._freeze:
-            now = time.monotonic()
-            if now - self._collected >= self._collect_every_s:
-                self._collected = now
-                gc.unfreeze()
-                gc.collect()
-            gc.freeze()
+            self._freeze_survivors()
+
+    def _freeze_survivors(self) -> None:
+        """Freeze what survives a collection, at most every ``freeze_every_s`` (class docstring)."""
+        now = time.monotonic()
+        if now - self._collected >= self._collect_every_s:
+            self._collected = self._frozen = now
+            gc.unfreeze()
+        elif now - self._frozen >= self._freeze_every_s:
+            self._frozen = now
+        else:
+            return
+        gc.collect()  # frozen objects are not walked: this costs what came since the last freeze
+        gc.freeze()
 
     def clear(self) -> None:
         """Forget everything (a rebuild replaced the documents)."""

@@ -243,7 +243,8 @@ class Ledger(MerkleOperations):
         policy is always judged on the state at the head.
         """
         position = int(tx.get_meta("projection_seq") or 0)
-        projector = BatchProjector(tx, self._doc_cache.valid_at(position), position)
+        epoch = tx.get_meta("projection_epoch")  # changed by every rebuild
+        projector = BatchProjector(tx, self._doc_cache.valid_at(position, epoch), position, epoch)
         if position < head.seq:
             for event in self.store.read(position + 1, head.seq):
                 projector.apply(event_view(event))

@@ -220,16 +220,27 @@ def get_docs(conn: sqlite3.Connection, keys: Sequence[str]) -> dict[str, bytes]:
     found: dict[str, bytes] = {}
     unique = list(dict.fromkeys(keys))
     tests = [k[len(TESTS_PREFIX) :] for k in unique if k.startswith(TESTS_PREFIX)]
-    if tests:
-        unique = [k for k in unique if not k.startswith(TESTS_PREFIX)]
-        found.update(_get_tests(conn, tests))
-    for start in range(0, len(unique), 500):
-        chunk = unique[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        for key, doc in conn.execute(
-            f"SELECT key, doc FROM proj_docs WHERE key IN ({marks})", chunk
-        ):
-            found[key] = doc
+    unique = [k for k in unique if not k.startswith(TESTS_PREFIX)]
+    # Several statements must read one state: on an autocommit reader each
+    # would see the commits made meanwhile (test rows from one position and
+    # the version's approvals from the next: a verdict no position gives).
+    statements = -(-len(tests) // 500) + -(-len(unique) // 500)
+    snapshot = statements > 1 and not conn.in_transaction
+    if snapshot:
+        conn.execute("BEGIN")
+    try:
+        if tests:
+            found.update(_get_tests(conn, tests))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for key, doc in conn.execute(
+                f"SELECT key, doc FROM proj_docs WHERE key IN ({marks})", chunk
+            ):
+                found[key] = doc
+    finally:
+        if snapshot:
+            conn.execute("COMMIT")
     return found
 
 

@@ -7,6 +7,7 @@ transaction, inside its ``BEGIN IMMEDIATE``).
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from collections.abc import Sequence
 from operator import attrgetter
 from typing import TypeAlias
@@ -163,6 +164,7 @@ def reset_projections(conn: sqlite3.Connection) -> None:
     for statement in proj.SCHEMA_V2:
         conn.execute(statement)
     set_meta(conn, "projection_seq", "0")
+    set_meta(conn, "projection_epoch", uuid.uuid4().hex)
 
 
 def fetch_nodes(conn: sqlite3.Connection, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:

@@ -174,3 +174,56 @@ def test_the_ledger_schema_answers_the_same_with_either_executor(
         result = asyncio.run(generic.execute(query, context_value=context))
         assert result.errors is None, result.errors
         assert served["data"] == result.data
+
+
+SHAPES = [
+    # aliases, the same field twice, __typename at every level
+    "{ a: events(first: 5) { __typename edges { x: node { s: seq seq __typename } y: node"
+    " { type } } } }",
+    # named and inline fragments, merged with plain fields
+    "query { events(first: 5) { ...Page edges { node { ... on Event { subject } seq } } } }"
+    " fragment Page on EventConnection { pageInfo { hasNextPage } edges { node { actor } } }",
+    # @include / @skip from variables, on fields and on fragments
+    "query($yes: Boolean!, $no: Boolean!) { events(first: 5) { edges { node {"
+    " seq type @include(if: $yes) subject @skip(if: $yes) ... @include(if: $no) { actor } } } } }",
+    # nested objects through resolvers: models, versions, statuses
+    "{ models { __typename name riskTier retired versions { ref version registered"
+    " status { environment status exposure strategy } } } }",
+    # an argument that fails validation in a resolver, next to plain data
+    "{ events(first: 5) { nodes { seq } } bad: events(first: 100000) { nodes { seq } } }",
+    "{ verifyChain { ok checked firstBadSeq reason } }",
+]
+
+
+def test_the_ledger_schema_agrees_on_shapes_and_principals(
+    client: TestClient, headers: Headers
+) -> None:
+    """Aliases, fragments, directives, variables, __typename, errors, per-field permissions."""
+    response = client.post(
+        "/v1/events", json=[make_event(n) for n in range(12)], headers=headers("pipeline")
+    )
+    assert response.status_code == 200, response.text
+    lean_schema, generic = build_schema(), build_schema()
+    assert lean_schema.execution_context_class is LeanExecutor
+    generic.execution_context_class = StrawberryGraphQLCoreExecutionContext
+    state = client.app.state.api  # type: ignore[attr-defined]
+    variables = {"yes": True, "no": False}
+    codes = {}
+    for principal in (Principal("auditor", "auditor"), Principal("ci", "pipeline"), None):
+        context = Context(state, principal, None, None)  # type: ignore[arg-type]
+        for query in SHAPES:
+            results = [
+                asyncio.run(schema.execute(query, variable_values=variables, context_value=context))
+                for schema in (lean_schema, generic)
+            ]
+            lean, plain = (
+                (r.data, sorted((e.formatted for e in r.errors or []), key=repr)) for r in results
+            )
+            assert lean == plain, (principal, query)
+            codes[principal and principal.role, query] = [
+                e["extensions"]["code"] for e in lean[1] if e.get("extensions")
+            ]
+    assert codes[None, SHAPES[0]] == ["unauthorized"]  # no token: refused per field
+    assert codes["pipeline", SHAPES[-1]] == ["forbidden"]  # verifying needs an auditor
+    assert codes["auditor", SHAPES[-1]] == []
+    assert codes["auditor", SHAPES[-2]]  # the over-limit page is an error beside the data
