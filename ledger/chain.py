@@ -208,6 +208,12 @@ class ChainVerifier:
         if event.seq < expected:
             return event.seq, BreakKind.REORDERED, f"seq {event.seq} appears after {expected - 1}"
         body = event.body
+        if type(body) is not bytes:  # e.g. the bytes rewritten as an SQLite TEXT value
+            return (
+                expected,
+                BreakKind.ALTERED_CONTENT,
+                f"the stored body is {type(body).__name__}, not bytes",
+            )
         if hashlib.sha256(body).hexdigest() != event.hash:
             return expected, BreakKind.ALTERED_CONTENT, "stored bytes do not match the stored hash"
         try:

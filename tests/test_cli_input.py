@@ -281,3 +281,53 @@ def test_retrying_a_whole_batch_file_marks_every_event_existing(db: Path, tmp_pa
     assert again.exit_code == 0, again.stderr
     assert again.stdout.splitlines() == [f"{row}\texisting" for row in first.stdout.splitlines()]
     assert head(db) == 4
+
+
+def _open_files_under(directory: Path) -> list[str]:
+    """The files under ``directory`` this process holds open (Linux /proc)."""
+    held = []
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = str(fd.readlink())
+        except OSError:
+            continue
+        if target.startswith(str(directory)):
+            held.append(target)
+    return held
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("append", "--type", str(GOOD["type"]), "--subject", str(GOOD["subject"]), "--data", "{}"),
+        ("append", "--type", str(GOOD["type"]), "--subject", str(GOOD["subject"])),
+        ("verify",),
+        ("export", "--out", "-"),
+        ("checkpoint",),
+    ],
+    ids=["refused", "bad-flags", "verify", "export", "checkpoint"],
+)
+def test_a_command_closes_the_database_before_it_returns(db: Path, args: tuple[str, ...]) -> None:
+    """No connection outlives the command: one left to the garbage collector
+    (whose cycles the projection cache freezes for minutes) closes later, at a
+    random moment, as the file's last connection, and deletes -wal and -shm from
+    under whoever is copying the directory then (the template copy above)."""
+    invoke(db, *args)
+    assert _open_files_under(db.parent) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_a_successful_append_closes_the_database(db: Path) -> None:
+    result = invoke(
+        db,
+        "append",
+        "--type",
+        str(GOOD["type"]),
+        "--subject",
+        str(GOOD["subject"]),
+        "--data",
+        json.dumps(GOOD["data"]),
+    )
+    assert result.exit_code == 0, result.stderr
+    assert _open_files_under(db.parent) == []

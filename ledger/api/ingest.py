@@ -66,7 +66,7 @@ def parse_batch(body: bytes, content_type: str) -> list[EventDraft]:
                 continue
             try:
                 items.append(parse_json(line))
-            except (ValueError, UnicodeDecodeError) as exc:
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # nesting too deep
                 raise BadRequest(
                     f"events[{len(items)}]: line {number} is not valid JSON ({exc})",
                     field=f"events[{len(items)}]",
@@ -74,7 +74,7 @@ def parse_batch(body: bytes, content_type: str) -> list[EventDraft]:
     else:
         try:
             parsed = parse_json(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # nesting too deep
             raise BadRequest(f"body: not valid JSON ({exc})", field="body") from None
         if not isinstance(parsed, list):
             raise BadRequest(

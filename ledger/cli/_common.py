@@ -83,7 +83,16 @@ class Context:
         if must_exist and is_file and not Path(self.db).exists():
             fail(NotFound(f"no ledger at {self.db}; run `rollout-ledger init` first"))
         with errors():
-            return open_store(self.db)
+            store = open_store(self.db)
+        # Closed when the command ends, whichever way it ends (including fail()):
+        # a store left to the garbage collector closes at a random later moment
+        # (the projection cache freezes cycles for minutes), and SQLite's last
+        # connection to close deletes -wal/-shm then, under whoever copies the
+        # directory. Closing twice is harmless; commands may close it first.
+        click_ctx = click.get_current_context(silent=True)
+        if click_ctx is not None:
+            click_ctx.call_on_close(store.close)
+        return store
 
     def ledger(self, *, signing: bool = False) -> Ledger:
         store = self.open()

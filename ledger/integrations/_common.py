@@ -42,7 +42,7 @@ MAX_DECODED_BYTES = 32 * 1024 * 1024
 """Largest body accepted after decompression, so a small gzip bomb cannot exhaust memory."""
 
 _ESCAPE = re.compile(r"[%@#\s\x00-\x1f\x7f]")
-_NAIVE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?")
+_NAIVE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)

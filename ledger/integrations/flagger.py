@@ -45,7 +45,7 @@ __all__ = [
 GATES = ("confirm-rollout", "confirm-traffic-increase", "confirm-promotion")
 """The Flagger webhook types the ledger answers as policy gates."""
 
-_ADVANCE = re.compile(r"Advance \S+ canary weight (\d+(?:\.\d+)?)")
+_ADVANCE = re.compile(r"Advance \S+ canary weight (\d+(?:\.\d+)?)", re.ASCII)
 _STARTED = re.compile(r"Starting canary analysis for ")
 _PROMOTED = re.compile(r"Promotion completed! ")
 _ROLLBACK = re.compile(r"Rolling back \S+ (.+)")

@@ -61,7 +61,7 @@ TERMINAL_STATES = frozenset({"COMPLETE", "ABORT", "FAIL"})
 """States after which a run does nothing more."""
 
 _RANK = {"START": 1, "RUNNING": 2, "COMPLETE": 3, "ABORT": 3, "FAIL": 3}
-_SPEC = re.compile(r"/spec/(\d+)-(\d+)-(\d+)/")
+_SPEC = re.compile(r"/spec/(\d+)-(\d+)-(\d+)/", re.ASCII)
 _MAX_URI = 2048
 
 

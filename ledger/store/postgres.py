@@ -159,15 +159,19 @@ class PostgresStore:
 
         Inside this thread's open write transaction it is a savepoint of it.
         """
+        outer: PostgresTransaction | None = getattr(self._local, "tx", None)
         with self._conn(what) as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", self._lock)
-            outer = getattr(self._local, "tx", None)
             self._local.tx = tx = PostgresTransaction(conn, self._lock, started=True)
             try:
                 yield conn
                 tx.flush()
             finally:
                 self._local.tx = outer
+        if outer is not None and tx.appended_head is not None:
+            # The savepoint's events are the outer transaction's now: its kept
+            # head (read once, then moved by its own inserts) must move too.
+            outer.move_head(tx.appended_head)
 
     @contextmanager
     def transaction(self) -> Iterator[PostgresTransaction]:

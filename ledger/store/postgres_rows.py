@@ -104,6 +104,8 @@ class PostgresTransaction:
         # Perfect-subtree hashes never change once complete, so any node read
         # here stays right for the whole transaction, whatever it appends.
         self._nodes_known: dict[NodeId, bytes] = {}
+        self.appended_head: Head | None = None
+        """The last event this transaction inserted (None: it inserted none)."""
 
     @property
     def conn(self) -> Conn:
@@ -204,7 +206,11 @@ class PostgresTransaction:
         if events:
             self._events.extend(events)
             # Under the lock nobody else appends: the head is the last event kept.
-            self._head = Head(events[-1].seq, events[-1].hash)
+            self._head = self.appended_head = Head(events[-1].seq, events[-1].hash)
+
+    def move_head(self, head: Head) -> None:
+        """A savepoint of this transaction appended up to ``head`` (PostgresStore._write)."""
+        self._head = self.appended_head = head
 
     def merkle_nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
         known = self._nodes_known

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator, Sequence
+import weakref
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -119,6 +120,8 @@ class SQLiteStore:
             self._lock = threading.RLock()
             self._wal_pages: list[int] = []  # see sqlite_rows._pace_checkpoints
             self._checkpointer: _Checkpointer | None = None  # started by the first large batches
+            self._stop_checkpointer: Callable[[], object] = lambda: None
+            self._closed = False
             self._since_checkpoint = 0
             self._migrate()
         except sqlite3.Error as exc:
@@ -192,6 +195,9 @@ class SQLiteStore:
                     self._checkpointer = _Checkpointer(self.path)
                 except sqlite3.Error:
                     return  # the writer's automatic checkpoint does the work
+                # A store dropped without close() must not leave the thread and
+                # its connection behind (the thread holds no reference to the store).
+                self._stop_checkpointer = weakref.finalize(self, self._checkpointer.close)
             self._checkpointer.request()
 
     def head(self) -> Head:
@@ -460,10 +466,18 @@ class SQLiteStore:
         return SQLiteThreadReader.of(self)
 
     def close(self) -> None:
+        """Close the store: its connection, every thread's reader connection
+        (``reader``) and the checkpoint thread. Closing twice is harmless."""
         with self._lock:
             if self._checkpointer is not None:
-                self._checkpointer.close()
+                self._stop_checkpointer()
                 self._checkpointer = None
+            with _READERS_GUARD:
+                # A reader left open would close later, at a random moment, as
+                # the file's last connection (deleting -wal and -shm then).
+                self._closed = True
+                for _thread, conn in self.__dict__.pop("_reader_conns", []):
+                    conn.close()
             self._conn.close()
 
 
@@ -483,6 +497,8 @@ class SQLiteThreadReader(SQLiteStore):
     def of(cls, store: SQLiteStore) -> SQLiteStore:
         if store.path == ":memory:" or isinstance(store, SQLiteThreadReader):
             return store
+        if store.__dict__.get("_closed"):
+            raise StoreError(f"the SQLite store {store.path} is closed")
         local: threading.local | None = store.__dict__.get("_thread_readers")
         if local is None:
             with _READERS_GUARD:
@@ -511,9 +527,13 @@ class SQLiteThreadReader(SQLiteStore):
         view._conn = conn
         view._wal_pages = []  # the pragma is per connection
         view._checkpointer = None  # a read-only view never writes
+        view._stop_checkpointer = lambda: None
         view.db = sqlite_utils.Database(conn)
         view._lock = threading.RLock()
         with _READERS_GUARD:
+            if store.__dict__.get("_closed"):
+                conn.close()
+                raise StoreError(f"the SQLite store {store.path} is closed")
             # Close the connections of threads that ended (thread pools retire idle threads).
             opened: list[tuple[threading.Thread, sqlite3.Connection]] = store.__dict__.setdefault(
                 "_reader_conns", []

@@ -202,7 +202,7 @@ SCHEMA_V4 = [
 ]
 """Migration 4: test results as rows of ``proj_tests`` (see the module docstring)."""
 
-_LEDGER_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z")
+_LEDGER_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z", re.ASCII)
 
 
 def _seconds(time: str) -> float | None:

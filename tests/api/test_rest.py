@@ -305,3 +305,21 @@ def test_unexpected_errors_are_masked_and_logged(
     assert "secret" not in response.text
     assert "secret detail" in caplog.text
     assert json.loads(response.text)["error"]["field"] is None
+
+
+@pytest.mark.parametrize("ndjson", [False, True], ids=["array", "ndjson"])
+def test_a_small_but_deeply_nested_body_is_a_400_not_a_server_error(
+    client: TestClient, headers: Headers, ndjson: bool
+) -> None:
+    """Under 8 KiB, parsed on the event loop: nesting past the parser's recursion
+    limit is bad input like any other, and the server keeps serving."""
+    nested = b"[" * 3000 + b"]" * 3000
+    body, media = (b"[" + nested + b"]", "application/json")
+    if ndjson:
+        body, media = (nested + b"\n", "application/x-ndjson")
+    response = client.post(
+        "/v1/events", content=body, headers={**headers("pipeline"), "Content-Type": media}
+    )
+    assert response.status_code == 400, response.text
+    assert "not valid JSON" in response.json()["error"]["message"]
+    assert client.get("/healthz").status_code == 200

@@ -118,6 +118,18 @@ def test_canonical_bytes_do_not_depend_on_key_insertion_order(
         ('\u2028\n"\\', b'"\xe2\x80\xa8\\n\\"\\\\"'),
         ({"\U0001f600": 1, "\ue000": 2}, '{"\U0001f600":1,"\ue000":2}'.encode()),
         ([True, None, "x"], b'[true,null,"x"]'),
+        # spliced floats nested in lists and objects, beside plain ones
+        (
+            {
+                "a": [5e-324, float(2**53), float(2**53 - 1), float(2**53 + 2), {"b": -0.0}],
+                "c": 0.5,
+            },
+            b'{"a":[5e-324,9007199254740992,9007199254740991,9007199254740994,{"b":0}],"c":0.5}',
+        ),
+        (
+            [[1e21, [1e-7]], {"\U0001f600": [120.0], "\ue000": 1e16}],
+            '[[1e+21,[1e-7]],{"\U0001f600":[120],"\ue000":10000000000000000}]'.encode(),
+        ),
     ],
 )
 def test_known_answers_follow_rfc8785(value: object, expected: bytes) -> None:

@@ -27,14 +27,14 @@ from ledger.events import (
     slot_setters,
 )
 
-_ZULU = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d+))?[Zz]")
+_ZULU = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d+))?[Zz]", re.ASCII)
 _RFC3339 = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})"
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
 )
 
 
 def _reference(text: object) -> str:
-    """normalize_time as it was before the fast path (commit 84c98de)."""
+    """normalize_time as it was before the fast path (commit 84c98de), digits ASCII only."""
     if isinstance(text, str) and (z := _ZULU.fullmatch(text)):
         try:
             datetime.fromisoformat(f"{z.group(1)}T{z.group(2)}")
@@ -173,3 +173,18 @@ def test_slot_setters_refuse_post_init() -> None:
 
     with pytest.raises(AssertionError):
         slot_setters(WithPostInit)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Arabic-Indic digits, six of them: the length of the ledger's own form
+        "2026-11-25T14:02:00.\u0661\u0662\u0663\u0664\u0665\u0666Z",
+        "2026-11-25T14:02:00.\u0661\u0662Z",
+        "2026-11-25T14:02:00.\uff11Z",  # fullwidth
+        "2026-11-25T14:02:00.\u0661+00:00",
+    ],
+)
+def test_a_fraction_in_non_ascii_digits_is_refused_not_stored(text: str) -> None:
+    """RFC 3339 digits are ASCII; ``\\d`` in a str pattern is not."""
+    assert _outcome(normalize_time, text) == "<invalid>"

@@ -284,3 +284,24 @@ def test_a_transaction_whose_statement_failed_is_not_reported_committed(ledger: 
         fail_and_go_on()
     assert store.head() == Head(0, "0" * 64)
     assert ledger.append([draft(1)], "ci")[0].seq == 1
+
+
+def test_after_a_nested_transaction_commits_its_part_the_outer_head_includes_it(
+    store_url: str,
+) -> None:
+    """The outer transaction keeps its head (it is the only writer under the lock);
+    a savepoint of it that appended moves that head too, or the outer's next
+    append would reuse the inner's seqs and the whole commit would fail."""
+    store = open_store(store_url)
+    events = _chain(4)
+    try:
+        with store.transaction() as tx:
+            tx.insert_events(events[:2])
+            with store.transaction() as inner:
+                assert inner.head() == Head(2, events[1].hash)
+                inner.insert_events(events[2:3])
+            assert tx.head() == Head(3, events[2].hash)
+            tx.insert_events(events[3:])
+        assert list(store.read()) == events
+    finally:
+        store.close()

@@ -85,3 +85,61 @@ def test_the_checkpoint_interval_follows_the_batch_size_across_commits(tmp_path:
     assert interval() == WAL_PAGES_LARGE_BATCH
     assert ledger.verify().ok
     store.close()
+
+
+def _held(path: Path) -> list[str]:
+    """The files beside ``path`` this process holds open (Linux /proc)."""
+    held = []
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = str(fd.readlink())
+        except OSError:
+            continue
+        if target.startswith(str(path)):
+            held.append(target)
+    return held
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_close_closes_every_threads_reader_connection(tmp_path: Path) -> None:
+    path = tmp_path / "l.db"
+    store = SQLiteStore(path)
+    Ledger(store, clock=StepClock(), new_id=id_factory(), project=False).append([draft(0)], "ci")
+    assert store.reader().head().seq == 1
+    release = threading.Event()
+    seen: list[int] = []
+
+    def pool_thread() -> None:  # a live worker thread that has read once
+        seen.append(store.reader().head().seq)
+        release.wait(10)
+
+    worker = threading.Thread(target=pool_thread)
+    worker.start()
+    try:
+        while not seen:
+            release.wait(0.01)
+        store.close()
+        assert _held(path) == []
+        with pytest.raises(StoreError):
+            store.reader().head()  # a closed store reads nothing, on any thread
+    finally:
+        release.set()
+        worker.join()
+
+
+def test_a_store_dropped_without_close_stops_its_checkpoint_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    monkeypatch.setattr(sqlite_store, "BACKGROUND_CHECKPOINT_EVENTS", LARGE_BATCH)
+    before = set(_checkpoint_threads())
+    store = open_store(tmp_path / "l.db")
+    ledger = Ledger(store, clock=StepClock(), new_id=id_factory(), project=False)
+    ledger.append([draft(k) for k in range(LARGE_BATCH)], "ci")
+    mine = [t for t in _checkpoint_threads() if t not in before]
+    assert len(mine) == 1
+    del ledger, store
+    gc.collect()
+    mine[0].join(5)
+    assert not mine[0].is_alive()

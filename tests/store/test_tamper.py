@@ -369,3 +369,22 @@ def test_an_edited_interior_merkle_node_breaks_inclusion_proofs(db_path: Path) -
     store.close()
     with pytest.raises(ProofInvalid):
         verify_inclusion(proof.leaf_hash, proof.leaf_index, proof.tree_size, proof.path, root)
+
+
+@pytest.mark.parametrize("seq", [1, 3])
+@pytest.mark.parametrize("value", ["CAST(body AS TEXT)", "5"], ids=["text", "integer"])
+def test_a_body_rewritten_as_another_type_is_reported_not_a_crash(
+    db_path: Path, value: str, seq: int
+) -> None:
+    """SQLite keeps a value's type per row: the same bytes stored as TEXT are not
+    the hashed bytes any more, and verify must say where instead of raising."""
+    build_ledger(db_path, checkpoint=False)
+    conn = behind_the_back(db_path)
+    conn.execute(f"UPDATE events SET body = {value} WHERE seq = ?", (seq,))
+    conn.close()
+    report = verify(db_path)
+    assert (report.ok, report.first_bad_seq, report.kind) == (
+        False,
+        seq,
+        BreakKind.ALTERED_CONTENT,
+    ), report.reason
