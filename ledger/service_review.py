@@ -36,6 +36,7 @@ __all__ = [
     "model_doc",
     "model_name",
     "neighbourhood",
+    "status_row",
     "statuses",
     "subgraph",
     "timeline",
@@ -365,11 +366,12 @@ def statuses(store: ProjectionReader, model: str, as_of: Point | None = None) ->
         rows = _current(model, doc)
     else:
         found = store.status_intervals(model=model, at_time=as_of.time, at_seq=as_of.seq)
-        rows = [_interval(row) for row in found]
+        rows = [status_row(row) for row in found]
     return sorted(rows, key=lambda r: (r.environment, -r.exposure, r.version))
 
 
-def _interval(row: tuple[object, ...]) -> StatusRow:
+def status_row(row: tuple[object, ...]) -> StatusRow:
+    """A row of the stores' ``status_intervals`` as a :class:`StatusRow`."""
     model, version, environment, status, exposure, strategy, seq, time, end_seq, end_time = row
     return StatusRow(
         str(model),

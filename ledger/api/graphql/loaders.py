@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import cast
 
 import orjson
@@ -23,7 +22,7 @@ from strawberry.dataloader import DataLoader
 from ledger.api.graphql.asof import Point
 from ledger.api.graphql.context import Info, state_of
 from ledger.lineage_cache import LineageCache, LineageSnapshot, shared_cache
-from ledger.service_review import ProjectionReader
+from ledger.service_review import ProjectionReader, StatusRow, status_row
 
 __all__ = [
     "MAX_DEPLOYMENTS",
@@ -80,36 +79,8 @@ async def load_docs(info: Info, keys: Sequence[str]) -> list[Doc | None]:
     return await info.context.loader("docs", lambda: _doc_loader(info)).load_many(list(keys))
 
 
-@dataclass(frozen=True, slots=True)
-class Interval:
-    """One validity interval of a version's status in an environment (``status_intervals``)."""
-
-    model: str
-    version: str
-    environment: str
-    status: str
-    exposure: float
-    strategy: str | None
-    seq: int
-    time: str
-    end_seq: int | None
-    end_time: str | None
-
-    @classmethod
-    def of(cls, row: tuple[object, ...]) -> Interval:
-        model, version, environment, status, exposure, strategy, seq, time, end_seq, end_time = row
-        return cls(
-            str(model),
-            str(version),
-            str(environment),
-            str(status),
-            float(cast(float, exposure)),
-            None if strategy is None else str(strategy),
-            int(cast(int, seq)),
-            str(time),
-            None if end_seq is None else int(cast(int, end_seq)),
-            None if end_time is None else str(end_time),
-        )
+Interval = StatusRow
+"""One validity interval of a version's status in an environment (``status_intervals``)."""
 
 
 IntervalKey = tuple[str | None, str | None, Point, frozenset[str] | None]
@@ -136,7 +107,7 @@ def _interval_loader(info: Info) -> DataLoader[IntervalKey, list[Interval]]:
                 at_seq=point.seq,
                 statuses=statuses,
             )
-            parsed = [Interval.of(row) for row in rows]
+            parsed = [status_row(row) for row in rows]
             for key in group:
                 model, env, _, _ = key
                 found[key] = [
