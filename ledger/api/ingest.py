@@ -7,6 +7,7 @@ actor. A batch is all or nothing: a bad item refuses the whole request.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Sequence
 
@@ -117,17 +118,29 @@ def _parsed_and_checked(
 async def _commit(
     state: ApiState, principal: Principal, drafts: list[EventDraft]
 ) -> list[Appended]:
+    # Group commit (ledger.api.committer): acknowledged after the shared durable commit.
+    waiter = state.committer.submit_async(drafts, principal.name)
+    # Counted and announced when the commit lands, even if this request is
+    # cancelled meanwhile (a client that hangs up): its events commit all the
+    # same, and subscribers must not wait for the next append to see them.
+    waiter.add_done_callback(lambda done: _committed(state, drafts, done))
     try:
-        # Group commit (ledger.api.committer): acknowledged after the shared durable commit.
-        acks = await state.committer.submit_async(drafts, principal.name)
+        return await asyncio.shield(waiter)
     except LedgerError as error:
         raise _in_batch_terms(error) from None
+
+
+def _committed(
+    state: ApiState, drafts: list[EventDraft], done: asyncio.Future[list[Appended]]
+) -> None:
+    if done.cancelled() or done.exception() is not None:
+        return
+    acks = done.result()
     created = Counter(d.type for d, a in zip(drafts, acks, strict=True) if a.created)
     if created:
         for event_type, count in created.items():
             state.metrics.appends.labels(event_type).inc(count)
         state.feed.notify()
-    return acks
 
 
 async def append_body(

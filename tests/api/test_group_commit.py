@@ -98,3 +98,51 @@ def test_asyncio_waiters_are_acknowledged_after_their_commit_and_may_go_away(
     assert later[0].seq == 21
     assert ledger.head().seq == 21
     assert ledger.verify().ok
+
+
+def test_a_request_cancelled_before_its_commit_is_still_counted_and_announced(
+    ledger: Ledger,
+) -> None:
+    """A client that hangs up does not un-append its events: subscribers must hear of them."""
+    from collections import Counter
+    from types import SimpleNamespace
+
+    from ledger.api.auth import Principal
+    from ledger.api.ingest import _commit
+
+    notified: list[int] = []
+    counted: Counter[str] = Counter()
+
+    class _Label:
+        def __init__(self, event_type: str) -> None:
+            self.event_type = event_type
+
+        def inc(self, n: int) -> None:
+            counted[self.event_type] += n
+
+    committer = GroupCommitter(ledger)
+    state = SimpleNamespace(
+        committer=committer,
+        metrics=SimpleNamespace(appends=SimpleNamespace(labels=_Label)),
+        feed=SimpleNamespace(notify=lambda: notified.append(1)),
+    )
+
+    async def scenario() -> None:
+        with ledger.store.transaction():  # the commit waits until the request has gone
+            task = asyncio.create_task(
+                _commit(state, Principal("ci", "pipeline"), [draft(1), draft(2)])  # type: ignore[arg-type]
+            )
+            await asyncio.sleep(0.05)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        for _ in range(200):
+            if notified:
+                break
+            await asyncio.sleep(0.01)
+
+    asyncio.run(scenario())
+    committer.close()
+    assert ledger.head().seq == 2
+    assert notified == [1]
+    assert counted == {"test.result.recorded": 2}
