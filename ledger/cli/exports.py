@@ -122,6 +122,8 @@ def _pinned(key_file: Path | None) -> Verifier | None:
         text = key_file.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         fail(BadRequest(f"--public-key {key_file}: not UTF-8 text"))
+    except OSError as exc:
+        fail(BadRequest(f"--public-key {key_file}: cannot read it ({exc.strerror or exc})"))
     with errors():
         return parse_verifier_key(text)
 

@@ -295,3 +295,17 @@ def test_an_unreadable_zip_member_gets_one_line(
     assert result.stderr.startswith(f"error: {broken}: cannot read {name} from the zip (")
     assert why in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_a_key_file_that_cannot_be_read_is_one_line_not_a_traceback(
+    made: Path, tmp_path: Path
+) -> None:
+    import socket
+
+    key = tmp_path / "key.sock"  # exists, is not a directory, cannot be opened for reading
+    with socket.socket(socket.AF_UNIX) as listening:
+        listening.bind(str(key))
+        result = run("verify-bundle", made, "--public-key", key)
+    assert result.exit_code == 2, result.stdout
+    assert result.stderr.startswith(f"error: --public-key {key}: cannot read it (")
+    assert result.stderr.count("\n") == 1
