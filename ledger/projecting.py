@@ -48,8 +48,8 @@ from ledger.events import Event
 from ledger.projections._json import dict_list, get_int
 from ledger.projections.base import Doc, DraftView, EventView
 from ledger.projections.keys import (
-    HISTORY_BY_SUBJECT_TYPE,
     TESTS_PREFIX,
+    in_history_by_subject,
     test_row_key,
     test_slot,
     tests_version,
@@ -140,8 +140,8 @@ class BatchProjector:
         self._tests: dict[str, dict[_Slot, tuple[int, Doc]]] = {}
         self._tests_journal: list[tuple[str, _Slot, tuple[int, Doc] | None]] = []
         self.position: int | None = None
-        # The store answers a version's history of test results from the events
-        # by subject (keys.HISTORY_BY_SUBJECT_TYPE), so those rows are skipped.
+        # The store answers the subject's own history of most event types from
+        # the events by subject (keys.HISTORY_BY_SUBJECT_TYPES): those rows are skipped.
         self._by_subject = bool(getattr(tx, "history_by_subject", False))
 
     def _fetch(self, keys: Iterable[str]) -> Mapping[str, Doc | None]:
@@ -208,15 +208,20 @@ class BatchProjector:
     def apply(self, view: EventView) -> None:
         """Project one sealed event (in seq order)."""
         effects = project(view, self._fetch(keys_for(view)))
+        seq = view["seq"]
+        # The subject's own row is left out when the store answers it by subject.
+        skip = (
+            view["subject"]
+            if self._by_subject and in_history_by_subject(view["type"], view["subject"])
+            else None
+        )
         for key, doc in effects.docs.items():
             self._journal.append((key, self._docs.get(key), self._changed.get(key)))
             self._docs[key] = doc
-            self._changed[key] = view["seq"]
-            self._history.append((key, view["seq"]))
-        touched = effects.touched
-        if self._by_subject and view["type"] == HISTORY_BY_SUBJECT_TYPE:
-            touched = [key for key in touched if key != view["subject"]]
-        self._history += [(key, view["seq"]) for key in touched]
+            self._changed[key] = seq
+            if key != skip:
+                self._history.append((key, seq))
+        self._history += [(key, seq) for key in effects.touched if key != skip]
         self._intervals += [
             (i.model, i.version, i.environment, i.status, i.exposure, i.strategy, i.seq, i.time)
             for i in effects.intervals

@@ -20,7 +20,8 @@ before it. A deployment serves versions of that one model.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 import orjson
 
@@ -28,15 +29,16 @@ from ledger.errors import InvalidEvent
 from ledger.refs import EntityRef, parse_ref
 
 __all__ = [
-    "HISTORY_BY_SUBJECT_TYPE",
+    "HISTORY_BY_SUBJECT_TYPES",
     "POLICY_INDEX_KEY",
     "TESTS_PREFIX",
     "deployment_key",
     "deployment_parts",
-    "history_by_subject",
+    "in_history_by_subject",
     "model_key",
     "parse_or_none",
     "policy_key",
+    "subject_history_types",
     "test_row_key",
     "test_row_parts",
     "test_slot",
@@ -63,28 +65,64 @@ document.
 
 _SEP = "\x1f"
 
-HISTORY_BY_SUBJECT_TYPE = "test.result.recorded"
-"""Events of this type enter their version's history through their subject, not a row.
 
-Half of all events are test results, and each named its version in
-``proj_history``. A store that says so (``history_by_subject`` on its
-transaction) gets no such row when the subject *is* the version key the result
-touched, and its ``history_of`` adds, for a key :func:`history_by_subject`
-accepts, the events of this type whose subject is that key, up to the
-projection position. For such a key every such event did touch it (the
-handler touches ``version_key(*version_parts(subject))``, which is the subject
-itself), so the answer is the same as with the rows.
+def _version_of(ref: EntityRef) -> str | None:
+    if ref.kind != "model" or ref.version is None:
+        return None
+    return version_key(ref.name, ref.version)
+
+
+_OWN_KEY: dict[str, Callable[[EntityRef], str | None]] = {
+    # The key each handler (``_catalog``, ``_rollout``) writes or touches for
+    # *every* event of the type whose subject parses, computed from the subject
+    # alone; None where the subject does not give one. Types whose handlers may
+    # return before touching the subject's document (``deployment.decided``
+    # without an environment, ``rollout.stage.changed`` and ``rollback.*`` with
+    # an unusable version ref, ``alert.resolved`` of an alert never open) are
+    # not here: their rows stay.
+    "model.registered": lambda ref: model_key(ref.name),
+    "model.retired": lambda ref: model_key(ref.name),
+    "retraining.triggered": lambda ref: model_key(ref.name),
+    "model.version.registered": _version_of,
+    "test.result.recorded": _version_of,
+    "approval.granted": _version_of,
+    "approval.revoked": _version_of,
+    "policy.denied": _version_of,
+    "dataset.version.registered": str,
+    "policy.defined": lambda ref: str(ref.unversioned),
+    "incident.opened": str,
+    "incident.resolved": str,
+    "review.recorded": str,
+    "alert.raised": str,  # the deployment document, written before anything can return
+}
+
+HISTORY_BY_SUBJECT_TYPES: frozenset[str] = frozenset(_OWN_KEY)
+"""Event types that may enter their subject's history through the subject, not a row.
+
+A store that says so (``history_by_subject`` on its transaction) gets no
+``proj_history`` row for (``subject``, seq) when :func:`in_history_by_subject`
+holds for the event, and its ``history_of`` adds, for a key, the events whose
+subject is that key and whose type is one of :func:`subject_history_types`,
+up to the projection position. For such a key and type, every event did touch
+the key (the handler's own key for that subject *is* the subject), so the
+answer is the same as with the rows. Types whose handlers may return early
+without touching the subject are not included (see ``_OWN_KEY``).
 """
 
 
-def history_by_subject(key: str) -> bool:
-    """Whether the history of ``key`` includes the test results whose subject is ``key``.
+def in_history_by_subject(event_type: str, subject: str) -> bool:
+    """Whether an event of this type enters the history of ``subject`` by subject (no row)."""
+    own = _OWN_KEY.get(event_type)
+    if own is None:
+        return False
+    ref = parse_or_none(subject)
+    return ref is not None and own(ref) == subject
 
-    True for a version key in its own canonical spelling (see
-    :data:`HISTORY_BY_SUBJECT_TYPE`).
-    """
-    parts = version_parts(key)
-    return parts is not None and version_key(*parts) == key
+
+@lru_cache(maxsize=4096)
+def subject_history_types(key: str) -> tuple[str, ...]:
+    """The event types whose events with subject ``key`` are in the history of ``key``."""
+    return tuple(t for t in sorted(_OWN_KEY) if in_history_by_subject(t, key))
 
 
 def tests_key(version: str) -> str:

@@ -9,7 +9,9 @@ documents rebuilds the same state as projecting them one append at a time.
 Documents (keys in :mod:`ledger.projections.keys`; list entries carry the
 ``seq``, ``hash`` and ``time`` = ``recorded_at`` of their event; ``history``
 is the seqs of the events that wrote the document, in order, kept by the store
-as rows, plus those that only name it: alerts, ``retraining.triggered`` and
+as rows (or, for an event whose handler always changes its own subject's
+document, found by subject: ``keys.HISTORY_BY_SUBJECT_TYPES``), plus those
+that only name it: alerts, ``retraining.triggered`` and
 ``rollback.verified`` touch a version's history without fetching or rewriting
 its document, so they never create one):
 

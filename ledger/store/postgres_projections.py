@@ -31,9 +31,8 @@ import psycopg
 from psycopg.rows import TupleRow
 
 from ledger.projections.keys import (
-    HISTORY_BY_SUBJECT_TYPE,
     TESTS_PREFIX,
-    history_by_subject,
+    subject_history_types,
     test_row_parts,
     tests_doc,
 )
@@ -195,21 +194,22 @@ def set_meta(conn: _Conn, key: str, value: str) -> None:
 def history_of(conn: _Conn, key: str, limit: int) -> list[int]:
     """The seqs of the events that changed document ``key``, in order (at most ``limit``).
 
-    For a version key, its test results come from the events by subject, up
-    to the projection position, as well as any rows (see
-    ``keys.HISTORY_BY_SUBJECT_TYPE``; the SQLite store does the same).
+    The events of the types ``keys.subject_history_types(key)`` with subject
+    ``key`` come from the events, up to the projection position, as well as
+    any rows (see ``keys.HISTORY_BY_SUBJECT_TYPES``; the SQLite store does the same).
     """
-    if not history_by_subject(key):
+    types = subject_history_types(key)
+    if not types:
         rows = conn.execute(
             "SELECT seq FROM proj_history WHERE key = %s ORDER BY seq LIMIT %s", (key, limit)
         ).fetchall()
         return [int(r[0]) for r in rows]
     rows = conn.execute(
         "SELECT seq FROM proj_history WHERE key = %(key)s"
-        " UNION SELECT seq FROM events WHERE subject = %(key)s AND type = %(type)s"
+        " UNION SELECT seq FROM events WHERE subject = %(key)s AND type = ANY(%(types)s)"
         " AND seq <= (SELECT CAST(value AS BIGINT) FROM meta WHERE key = 'projection_seq')"
         " ORDER BY seq LIMIT %(limit)s",
-        {"key": key, "type": HISTORY_BY_SUBJECT_TYPE, "limit": limit},
+        {"key": key, "types": list(types), "limit": limit},
     ).fetchall()
     return [int(r[0]) for r in rows]
 

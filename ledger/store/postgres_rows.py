@@ -92,7 +92,7 @@ class PostgresTransaction:
     """
 
     history_by_subject = True
-    """``PostgresStore.history_of`` adds test results by subject (postgres_projections)."""
+    """``PostgresStore.history_of`` adds the subject's own events (postgres_projections)."""
 
     def __init__(self, conn: Conn, lock: tuple[int, int], *, started: bool = False) -> None:
         self._conn = conn

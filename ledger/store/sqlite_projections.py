@@ -35,9 +35,8 @@ from datetime import datetime
 
 from ledger.projections.base import SERVING_STATUSES
 from ledger.projections.keys import (
-    HISTORY_BY_SUBJECT_TYPE,
     TESTS_PREFIX,
-    history_by_subject,
+    subject_history_types,
     test_row_parts,
     tests_doc,
 )
@@ -287,20 +286,24 @@ def put_docs(conn: sqlite3.Connection, docs: Sequence[tuple[str, bytes, int]]) -
 def history_of(conn: sqlite3.Connection, key: str, limit: int) -> list[int]:
     """The seqs of the events that changed document ``key``, in order (at most ``limit``).
 
-    For a version key, its test results come from the events by subject, up
-    to the projection position, as well as any rows (see
-    ``keys.HISTORY_BY_SUBJECT_TYPE``); files written before have rows for them
-    too, which the union absorbs.
+    The events of the types ``keys.subject_history_types(key)`` with subject
+    ``key`` come from the events, up to the projection position, as well as
+    any rows (see ``keys.HISTORY_BY_SUBJECT_TYPES``); files written before have
+    rows for them too, which the union absorbs. ``+type`` keeps the planner on
+    ``events_subject``: with ``events_type`` (which it took for one type) a
+    version's history scanned every test result in the ledger (75 ms at 250k).
     """
-    if not history_by_subject(key):
+    types = subject_history_types(key)
+    if not types:
         query = "SELECT seq FROM proj_history WHERE key = ? ORDER BY seq LIMIT ?"
         return [int(r[0]) for r in conn.execute(query, (key, limit))]
+    marks = ",".join("?" * len(types))
     rows = conn.execute(
-        "SELECT seq FROM proj_history WHERE key = ?1"
-        " UNION SELECT seq FROM events WHERE subject = ?1 AND type = ?2"
+        "SELECT seq FROM proj_history WHERE key = ?"
+        f" UNION SELECT seq FROM events WHERE subject = ? AND +type IN ({marks})"
         " AND seq <= (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'projection_seq')"
-        " ORDER BY seq LIMIT ?3",
-        (key, HISTORY_BY_SUBJECT_TYPE, limit),
+        " ORDER BY seq LIMIT ?",
+        (key, key, *types, limit),
     )
     return [int(r[0]) for r in rows]
 

@@ -46,7 +46,7 @@ class SQLiteTransaction:
     """The write transaction handed to the service inside BEGIN IMMEDIATE."""
 
     history_by_subject = True
-    """``SQLiteStore.history_of`` adds test results by subject (sqlite_projections.history_of)."""
+    """``SQLiteStore.history_of`` adds the subject's own events (sqlite_projections)."""
 
     def __init__(self, conn: sqlite3.Connection, wal_pages: list[int] | None = None) -> None:
         self._conn = conn
