@@ -26,7 +26,7 @@ import sqlite3
 import threading
 import weakref
 from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlite_utils
@@ -34,12 +34,14 @@ import sqlite_utils
 from ledger.events import Event
 from ledger.store import sqlite_projections as proj
 from ledger.store.protocol import Head, NodeId, StoredCheckpoint, StoreError, TokenRecord
+from ledger.store.sqlite_checkpoint import Checkpointer
 from ledger.store.sqlite_rows import (
     EVENT_COLUMNS,
     EventRow,
     SQLiteTransaction,
     fetch_nodes,
     set_meta,
+    stream_rows,
 )
 from ledger.store.sqlite_schema import SCHEMA_V1, append_only_triggers
 
@@ -49,49 +51,6 @@ SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 120_000
 BACKGROUND_CHECKPOINT_EVENTS = 5_000
 """Events committed in large batches between two background checkpoints."""
-
-
-class _Checkpointer:
-    """A thread that runs ``PRAGMA wal_checkpoint(PASSIVE)`` on request.
-
-    PASSIVE never waits for the writer nor blocks it: it copies the frames
-    committed so far and returns. Requests that arrive while one runs are
-    merged into the next. Best effort: a failed checkpoint leaves the work to
-    the writer's automatic checkpoint, as before.
-    """
-
-    def __init__(self, path: str) -> None:
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._wake = threading.Condition()
-        self._pending = False
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, name="ledger-wal-checkpoint", daemon=True)
-        self._thread.start()
-
-    def request(self) -> None:
-        with self._wake:
-            self._pending = True
-            self._wake.notify()
-
-    def _run(self) -> None:
-        try:
-            while True:
-                with self._wake:
-                    while not self._pending and not self._closed:
-                        self._wake.wait()
-                    if self._closed:
-                        return
-                    self._pending = False
-                with suppress(sqlite3.Error):
-                    self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        finally:
-            self._conn.close()
-
-    def close(self) -> None:
-        with self._wake:
-            self._closed = True
-            self._wake.notify()
-        self._thread.join()
 
 
 class SQLiteStore:
@@ -119,7 +78,7 @@ class SQLiteStore:
             self.db = sqlite_utils.Database(self._conn)
             self._lock = threading.RLock()
             self._wal_pages: list[int] = []  # see sqlite_rows._pace_checkpoints
-            self._checkpointer: _Checkpointer | None = None  # started by the first large batches
+            self._checkpointer: Checkpointer | None = None  # started by the first large batches
             self._stop_checkpointer: Callable[[], object] = lambda: None
             self._closed = False
             self._since_checkpoint = 0
@@ -192,7 +151,7 @@ class SQLiteStore:
             self._since_checkpoint = 0
             if self._checkpointer is None:
                 try:
-                    self._checkpointer = _Checkpointer(self.path)
+                    self._checkpointer = Checkpointer(self.path)
                 except sqlite3.Error:
                     return  # the writer's automatic checkpoint does the work
                 # A store dropped without close() must not leave the thread and
@@ -216,18 +175,8 @@ class SQLiteStore:
         reader = (
             sqlite3.connect(self.path, check_same_thread=False) if self.path != ":memory:" else None
         )
-        conn = reader or self._conn
         try:
-            query = f"SELECT {EVENT_COLUMNS} FROM events WHERE seq >= ?"
-            args: tuple[int, ...] = (start,)
-            if end is not None:
-                query += " AND seq <= ?"
-                args = (start, end)
-            cursor = conn.execute(query + " ORDER BY seq", args)
-            while rows := cursor.fetchmany(1024):
-                yield from rows
-        except sqlite3.Error as exc:
-            raise StoreError(f"read failed: {exc}") from None
+            yield from stream_rows(reader or self._conn, start, end, fetch=1024)
         finally:
             if reader is not None:
                 reader.close()
@@ -546,17 +495,7 @@ class SQLiteThreadReader(SQLiteStore):
 
     def read_rows(self, start: int = 1, end: int | None = None) -> Iterator[EventRow]:
         # The connection is this thread's own: no second connection per read.
-        query = f"SELECT {EVENT_COLUMNS} FROM events WHERE seq >= ?"
-        args: tuple[int, ...] = (start,)
-        if end is not None:
-            query += " AND seq <= ?"
-            args = (start, end)
-        try:
-            cursor = self._conn.execute(query + " ORDER BY seq", args)
-            while rows := cursor.fetchmany(4096):
-                yield from rows
-        except sqlite3.Error as exc:
-            raise StoreError(f"read failed: {exc}") from None
+        yield from stream_rows(self._conn, start, end, fetch=4096)
 
     def close(self) -> None:
         """Close this view's connection only; the store stays open."""

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from operator import attrgetter
 from typing import TypeAlias
 
 from ledger.events import Event
 from ledger.merkle.hashing import leaf_hash
 from ledger.store import sqlite_projections as proj
-from ledger.store.protocol import Head, NodeId
+from ledger.store.protocol import Head, NodeId, StoreError
 
 __all__ = [
     "EVENT_COLUMNS",
@@ -148,6 +148,24 @@ def _pace_checkpoints(conn: sqlite3.Connection, batch: int, known: list[int] | N
     if known[0] != pages:
         conn.execute(f"PRAGMA wal_autocheckpoint = {pages}")
         known[0] = pages
+
+
+def stream_rows(
+    conn: sqlite3.Connection, start: int, end: int | None, *, fetch: int
+) -> Iterator[EventRow]:
+    """Events ``start``..``end`` (``None``: to the head) as ``EventRow`` tuples, in seq order,
+    fetched ``fetch`` rows at a time."""
+    query = f"SELECT {EVENT_COLUMNS} FROM events WHERE seq >= ?"
+    args: tuple[int, ...] = (start,)
+    if end is not None:
+        query += " AND seq <= ?"
+        args = (start, end)
+    try:
+        cursor = conn.execute(query + " ORDER BY seq", args)
+        while rows := cursor.fetchmany(fetch):
+            yield from rows
+    except sqlite3.Error as exc:
+        raise StoreError(f"read failed: {exc}") from None
 
 
 def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
