@@ -35,7 +35,7 @@ from ledger.merkle import (
 from ledger.note import Signer, parse_verifier_key
 from ledger.projecting import BatchProjector, DocCache, event_view
 from ledger.service_tree import MerkleOperations
-from ledger.store.protocol import EventStore, Head, WriteTransaction
+from ledger.store.protocol import EventStore, Head, IdsTaken, WriteTransaction
 from ledger.verification import verify_ledger
 
 __all__ = ["AppendRequest", "Appended", "Ledger", "Outcome", "system_clock"]
@@ -159,39 +159,61 @@ class Ledger(MerkleOperations):
         the group shares one commit (see ledger.appending). Errors that are
         not the requests' own (the store failing) fail the whole group.
         """
+        try:
+            return self._append_group(requests, optimistic=True)
+        except IdsTaken:
+            # A given id is stored already (a client retrying): the store wrote
+            # nothing; the lookup tells identical retries from conflicts.
+            return self._append_group(requests, optimistic=False)
+
+    def _append_group(
+        self, requests: Sequence[AppendRequest], *, optimistic: bool
+    ) -> list[Outcome]:
         recorded_at = format_time(self._clock())
         given = [d.id for r in requests for d in r.drafts if d.id is not None]
         with self.store.transaction() as tx:
-            existing = tx.events_by_id(given) if given else {}
+            # A store that can skip the lookup (the unique index checks the ids
+            # at the commit, raising IdsTaken) saves a query per id.
+            assume_new = getattr(tx, "assume_new", None) if optimistic and given else None
+            if assume_new is not None:
+                assume_new(given)
+                existing: dict[str, Event] = {}
+            else:
+                existing = tx.events_by_id(given) if given else {}
             head = tx.head()
             projector = self._projector(tx, head) if self._project else None
             group = GroupAppend(head, existing, projector, recorded_at, self._new_id)
             group.prefetch(requests)
             outcomes = [group.run(request) for request in requests]
             new = group.new
+            noted: dict[str, int] = {}
             if new:
-                self._note_schema_versions(tx, new)
+                noted = self._note_schema_versions(tx, new)
                 tx.insert_events(new)
                 frontier = self._extend_tree(tx, head, new) if self._maintain_tree else None
                 if projector is not None:
                     projector.flush()
+        # Caches learn only from a committed transaction: a rolled-back one
+        # (a store failure, or IdsTaken before a redo) must leave them as they were.
         if projector is not None:
             self._doc_cache.keep(projector)
         if new:
             self._frontier = frontier
+        self._known_versions.update(noted)
         return outcomes
 
-    def _note_schema_versions(self, tx: WriteTransaction, new: Sequence[Event]) -> None:
+    def _note_schema_versions(self, tx: WriteTransaction, new: Sequence[Event]) -> dict[str, int]:
         """Record from which seq each type's payloads follow its current schema version.
 
         The envelope has no schema version (DESIGN.md fixes its fields), so the
         ledger keeps, in meta ``schema_versions``, each type's versions with
         the first seq appended under them; ``upcast`` reads an event's version
         from its seq. Written in the append's transaction, so it never lags.
+        Returns the versions now on record, for ``_known_versions`` once committed.
         """
         catalogue = self.catalogue
         if catalogue is None:
-            return
+            return {}
         pending: dict[str, int] = {}
         for event in new:
             if event.type in catalogue and event.type not in pending:
@@ -199,8 +221,9 @@ class Ledger(MerkleOperations):
                 if self._known_versions.get(event.type) != wanted:
                     pending[event.type] = event.seq
         if not pending:
-            return
+            return {}
         table = orjson.loads(tx.get_meta("schema_versions") or "{}")
+        noted: dict[str, int] = {}
         changed = False
         for type_, seq in pending.items():
             wanted = catalogue.get(type_).schema_version
@@ -208,9 +231,10 @@ class Ledger(MerkleOperations):
             if not history or history[-1][0] != wanted:
                 history.append([wanted, seq])
                 changed = True
-            self._known_versions[type_] = wanted
+            noted[type_] = wanted
         if changed:
             tx.set_meta("schema_versions", orjson.dumps(table).decode())
+        return noted
 
     def schema_version_of(self, event: Event) -> int:
         """The schema version ``event``'s payload was appended under (1 if never noted)."""

@@ -12,7 +12,8 @@ is ignored):
 
 (a) the limits: the very rows the ledger stores (same columns, same canonical
     bytes, pre-encoded, untimed) into a bare ``events`` table with the indexes
-    the ledger has (seq primary key, unique id, subject, type), 1,000 rows per
+    issue 6 names (seq primary key, unique id, subject, type; the ledger has
+    one more, on occurred_at, for time-window queries), 1,000 rows per
     transaction, by binary ``COPY`` and by ``executemany`` (which psycopg 3
     pipelines: one round trip for the batch);
 (b) ``Ledger.append`` in batches of 1,000 from the clients' JSON objects, as

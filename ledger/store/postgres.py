@@ -17,7 +17,8 @@ gaps on rollback), and ``seq`` is the primary key, so the chain can neither
 fork nor skip.
 
 The lock and the head query go out in one pipeline with ``BEGIN`` (and the
-id lookup), and the rows with ``COMMIT`` (``ledger.store.postgres_rows``): the
+id lookup, unless the caller declared its ids new: ``assume_new``), and the
+rows and the ``NOTIFY`` with ``COMMIT`` (``ledger.store.postgres_rows``): the
 server still runs them one after the other, so the head query's snapshot is
 taken after the lock is granted, but a small append costs two round trips
 instead of eight, and the lock is held that much shorter.
@@ -53,7 +54,7 @@ from psycopg.rows import TupleRow
 
 from ledger.events import Event
 from ledger.store import postgres_projections as proj
-from ledger.store.postgres_listen import AppendListener
+from ledger.store.postgres_listen import AppendListener, channel_for
 from ledger.store.postgres_rows import (
     EVENT_COLUMNS,
     Conn,
@@ -115,6 +116,7 @@ class PostgresStore:
                 # database append in parallel; a ledger's own writers queue up.
                 self._lock_key = zlib.crc32(self.schema.encode()) - 2**31
                 self._lock = (APPEND_LOCK, self._lock_key)
+                self._channel = channel_for(self.schema)
                 migrate(conn, self._lock_key)
             self._pool: psycopg_pool.ConnectionPool[Conn] = psycopg_pool.ConnectionPool(
                 url,
@@ -162,10 +164,17 @@ class PostgresStore:
         outer: PostgresTransaction | None = getattr(self._local, "tx", None)
         with self._conn(what) as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", self._lock)
-            self._local.tx = tx = PostgresTransaction(conn, self._lock, started=True)
+            self._local.tx = tx = PostgresTransaction(conn, self._lock, self._channel, started=True)
             try:
                 yield conn
                 tx.flush()
+                if outer is None:
+                    tx.announce()  # a savepoint's events are announced by the outer commit
+            except BaseException:
+                # An open COPY holds the connection: cancel it, or the rollback
+                # to the savepoint would wait for the connection forever.
+                tx.discard()
+                raise
             finally:
                 self._local.tx = outer
         if outer is not None and tx.appended_head is not None:
@@ -181,7 +190,7 @@ class PostgresStore:
                 yield self._local.tx
             return
         with self._conn("append failed") as conn:
-            tx = PostgresTransaction(conn, self._lock)
+            tx = PostgresTransaction(conn, self._lock, self._channel)
             self._local.tx = tx
             try:
                 yield tx

@@ -1,10 +1,13 @@
 """Cross-process append notifications on PostgreSQL (LISTEN/NOTIFY).
 
-A statement-level trigger on ``events`` (migration 3) sends
-``pg_notify('ledger:<schema>', <last seq inserted>)``. NOTIFY is
-transactional: it is delivered only if the append commits, and deliveries
-follow commit order, so a listener on any host learns of every batch however
-it was appended (service, CLI, another API server).
+Every write transaction that appended sends
+``pg_notify('ledger:<schema>', <its last seq>)`` in its commit's pipeline
+(``PostgresTransaction.announce``; a trigger did it up to migration 7). NOTIFY
+is transactional: it is delivered only if the append commits, and deliveries
+follow commit order, so a listener on any host learns of every batch appended
+through a ``PostgresStore`` (service, CLI, another API server). Rows inserted
+by hand in SQL announce nothing; a listener learns of them at its next
+reconnection, or from the next append's announcement.
 
 Notifications are only a wake-up call, never the content: one listener
 thread per store keeps a connection that LISTENs, and whenever it

@@ -3,27 +3,31 @@
 Every round trip of a write happens while the append lock is held, so the
 write transaction sends its statements in pipelines (see
 ``PostgresTransaction``); large batches go through binary ``COPY`` (no text
-escaping of the bodies), and lookups by many ids or node ids are one query
-each (``unnest``), not one per item.
+escaping of the bodies), streamed while the caller goes on, and lookups by
+many ids or node ids are one query each (``unnest``), not one per item.
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager, suppress
 from typing import LiteralString
 
 import psycopg
+from psycopg import Copy
+from psycopg.copy import LibpqWriter
 from psycopg.rows import TupleRow
 
 from ledger.events import Event
 from ledger.merkle.hashing import leaf_hash
 from ledger.store import postgres_projections
-from ledger.store.protocol import Head, NodeId, StoreError
+from ledger.store.protocol import Head, IdsTaken, NodeId, StoreError
 
 __all__ = [
     "EVENT_COLUMNS",
     "Conn",
+    "IdsTaken",
     "PostgresTransaction",
     "copy_nodes",
     "fetch_nodes",
@@ -66,6 +70,12 @@ _INSERT_EVENT: LiteralString = (
     f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%b)"
 )
 _INSERT_NODE: LiteralString = "INSERT INTO merkle_nodes (level, idx, hash) VALUES (%s, %s, %b)"
+_ANNOUNCE: LiteralString = "SELECT pg_notify(%s, %s)"
+"""Sent with COMMIT by a transaction that appended (migration 7 dropped the trigger that did
+it): NOTIFY is delivered only if the transaction commits, in commit order."""
+_ID_INDEX = "events_id_key"
+"""The unique index on events.id (migration 1's ``UNIQUE``), which catches a stored id that
+``assume_new`` let through."""
 
 Conn = psycopg.Connection[TupleRow]
 
@@ -82,9 +92,18 @@ class PostgresTransaction:
       ``events_by_id``, the id lookup as one pipeline. The server runs them in
       order, so the head query's snapshot is taken after the lock is granted
       (see ``ledger.store.postgres``);
-    - events and Merkle nodes are kept until the commit (or until a read that
-      could see them), then sent with ``COMMIT``: small batches as pipelined
-      INSERTs in the commit's round trip, large ones by binary COPY first.
+    - small batches of events, and Merkle nodes, are kept until the commit (or
+      until a read that could see them), then sent with ``COMMIT``: as
+      pipelined INSERTs in the commit's round trip, or by binary COPY first
+      when there are many nodes; the ``NOTIFY`` announcing the append
+      (``announce``) goes with them;
+    - a large batch of events (``_COPY_FROM`` or more) is streamed by binary
+      COPY as soon as it is inserted, and the COPY is left open: the server
+      indexes the rows while the service computes the Merkle tree. Whatever
+      uses the connection next (the ``_conn`` property) ends the COPY first.
+
+    With ``assume_new`` the first round trip skips the id lookup; the unique
+    index then finds a stored id at the write, which raises ``IdsTaken``.
 
     A write refused at the commit (it cannot be, under the lock, but a driver
     or server fault can) fails the whole transaction, as it would have failed
@@ -94,10 +113,15 @@ class PostgresTransaction:
     history_by_subject = True
     """``PostgresStore.history_of`` adds the subject's own events (postgres_projections)."""
 
-    def __init__(self, conn: Conn, lock: tuple[int, int], *, started: bool = False) -> None:
-        self._conn = conn
+    def __init__(
+        self, conn: Conn, lock: tuple[int, int], channel: str, *, started: bool = False
+    ) -> None:
+        self._raw = conn
+        self._copying: tuple[ExitStack, Copy] | None = None
         self._lock = lock
+        self._channel = channel
         self._started = started
+        self._unchecked = False
         self._head: Head | None = None
         self._events: list[Event] = []
         self._nodes: list[tuple[int, int, bytes]] = []
@@ -110,6 +134,31 @@ class PostgresTransaction:
     @property
     def conn(self) -> Conn:
         return self._conn
+
+    @property
+    def _conn(self) -> Conn:
+        """The connection, for anything but the events' COPY: that COPY is ended first
+        (it holds the connection; its rows become visible to what follows)."""
+        if self._copying is not None:
+            self._end_copy()
+        return self._raw
+
+    def _end_copy(self) -> None:
+        """Send the rest of the open events COPY and wait for the server to take it all."""
+        assert self._copying is not None
+        stack, _ = self._copying
+        self._copying = None
+        with self._ids_checked():
+            stack.close()
+
+    def _abort_copy(self) -> None:
+        """Cancel the open events COPY, if any (the transaction is being rolled back)."""
+        if self._copying is not None:
+            stack, _ = self._copying
+            self._copying = None
+            failed = StoreError("the append was abandoned")
+            with suppress(psycopg.Error):
+                stack.__exit__(StoreError, failed, None)
 
     def _start(self, ids: Sequence[str] = ()) -> dict[str, Event]:
         """BEGIN, lock, head, frontier (and the ids' events) in one round trip; return those."""
@@ -141,35 +190,62 @@ class PostgresTransaction:
     def flush(self) -> None:
         """Send the kept events and nodes (before a read that could see them)."""
         self._ensure_started()
-        self._write_large()
-        if self._events or self._nodes:
-            with self._conn.pipeline():
-                self._write_small()
+        with self._ids_checked():
+            self._write_large()
+            if self._events or self._nodes:
+                with self._conn.pipeline():
+                    self._write_small()
+
+    def announce(self) -> None:
+        """Queue the NOTIFY of what this transaction appended, if anything (sent with COMMIT)."""
+        if self.appended_head is not None:
+            self._conn.execute(_ANNOUNCE, (self._channel, str(self.appended_head.seq)))
 
     def commit(self) -> None:
-        """Write what is kept and COMMIT (durably: synchronous_commit is on)."""
+        """Write what is kept, announce it and COMMIT (durably: synchronous_commit is on)."""
         if not self._started:
             return  # nothing was locked, read or written
-        self._write_large()
-        with self._conn.pipeline():
-            self._write_small()
-            done = self._conn.execute("COMMIT")
+        with self._ids_checked():
+            self._write_large()
+            with self._conn.pipeline():
+                self._write_small()
+                self.announce()
+                done = self._conn.execute("COMMIT")
         if done.statusmessage != "COMMIT":
             # PostgreSQL answers COMMIT of a transaction that already failed (an
             # error someone caught and went on) with ROLLBACK, and no error.
             raise StoreError("append failed: the transaction had failed; nothing was written")
 
-    def rollback(self) -> None:
+    @contextmanager
+    def _ids_checked(self) -> Iterator[None]:
+        """Turn the unique index refusing an id declared new into IdsTaken."""
+        try:
+            yield
+        except psycopg.errors.UniqueViolation as exc:
+            if not self._unchecked or exc.diag.constraint_name != _ID_INDEX:
+                raise
+            self._events.clear()
+            self._nodes.clear()
+            raise IdsTaken(
+                "append refused: an id given as new is already stored; nothing was written",
+                suggestion="append again looking the ids up (events_by_id)",
+            ) from None
+
+    def discard(self) -> None:
+        """Drop what is kept and cancel an open COPY (the caller rolls back)."""
         self._events.clear()
         self._nodes.clear()
+        self._abort_copy()
+
+    def rollback(self) -> None:
+        self.discard()
         if self._started and not self._conn.closed:
             self._conn.execute("ROLLBACK")
 
     def _write_large(self) -> None:
         """COPY what is large (COPY cannot run in a pipeline; it costs two round trips)."""
-        if len(self._events) >= _COPY_FROM:
-            _copy_events(self._conn, self._events)
-            self._events = []
+        if self._copying is not None:
+            self._end_copy()
         if len(self._nodes) >= _COPY_FROM:
             copy_nodes(self._conn, "merkle_nodes", self._nodes)
             self._nodes = []
@@ -201,12 +277,41 @@ class PostgresTransaction:
         cursor.execute(_BY_ID, (list(dict.fromkeys(ids)),))
         return {row[1]: Event(*row) for row in cursor}
 
+    def assume_new(self, ids: Sequence[str]) -> None:
+        """Treat ``ids`` as not stored, without looking them up (``events_by_id``'s lookup
+        is about a tenth of a 1,000-event append).
+
+        The unique index on ``id`` still checks every inserted id: if one is
+        stored (a client retrying), the write raises ``IdsTaken`` and the
+        transaction is rolled back, so the caller redoes the append with the
+        lookup. Ids repeated within the batch are the caller's to merge.
+        """
+        self._ensure_started()
+        if ids:
+            self._unchecked = True
+
     def insert_events(self, events: Sequence[Event]) -> None:
         self._ensure_started()
-        if events:
+        if not events:
+            return
+        # Under the lock nobody else appends: the head is the last event kept.
+        self._head = self.appended_head = Head(events[-1].seq, events[-1].hash)
+        if self._copying is None and len(self._events) + len(events) < _COPY_FROM:
             self._events.extend(events)
-            # Under the lock nobody else appends: the head is the last event kept.
-            self._head = self.appended_head = Head(events[-1].seq, events[-1].hash)
+            return
+        # A large batch is streamed now and the COPY left open: the server
+        # indexes the rows while the caller computes the Merkle tree, instead
+        # of after it. Whatever uses the connection next ends the COPY.
+        if self._copying is None:
+            stack = ExitStack()
+            cursor = self._raw.cursor()
+            copy = stack.enter_context(cursor.copy(_COPY_EVENTS, writer=_Streaming(cursor)))
+            copy.set_types(_EVENT_TYPES)
+            self._copying = (stack, copy)
+        write = self._copying[1].write_row
+        for event in (*self._events, *events) if self._events else events:
+            write(_event_row(event))
+        self._events = []
 
     def move_head(self, head: Head) -> None:
         """A savepoint of this transaction appended up to ``head`` (PostgresStore._write)."""
@@ -267,11 +372,15 @@ _event_row: Callable[[Event], tuple[object, ...]] = operator.attrgetter(
 """An event as a row in EVENT_COLUMNS order (one C call, no per-field Python bytecode)."""
 
 
-def _copy_events(conn: Conn, events: Sequence[Event]) -> None:
-    with conn.cursor().copy(f"COPY events ({EVENT_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(_EVENT_TYPES)
-        for e in events:
-            copy.write_row(_event_row(e))
+_COPY_EVENTS: LiteralString = f"COPY events ({EVENT_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+
+
+class _Streaming(LibpqWriter):
+    """Hands every block of COPY data to the socket at once (psycopg waits for 1 MB), so
+    the server can index a batch while the client goes on."""
+
+    def __init__(self, cursor: psycopg.Cursor[TupleRow]) -> None:
+        super().__init__(cursor, flush_threshold=0)
 
 
 def _head_of(row: TupleRow | None) -> Head:

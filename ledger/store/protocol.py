@@ -17,12 +17,22 @@ from ledger.events import Event
 __all__ = [
     "EventStore",
     "Head",
+    "IdsTaken",
     "NodeId",
     "StoreError",
     "StoredCheckpoint",
     "TokenRecord",
     "WriteTransaction",
 ]
+
+
+class IdsTaken(StoreError):
+    """An id the caller had declared new (``assume_new`` on a store's transaction) is stored.
+
+    The transaction is rolled back and nothing was written: redo the append
+    with ``events_by_id``, which tells identical retries from conflicts.
+    """
+
 
 NodeId = tuple[int, int]
 """A perfect Merkle subtree: (level, index); level 0 is a leaf."""

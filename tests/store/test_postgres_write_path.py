@@ -88,12 +88,36 @@ def test_reads_inside_a_write_see_the_events_it_has_not_sent_yet(ledger: Ledger,
     assert list(ledger.events()) == [first, *new]
 
 
-def test_a_write_that_raises_leaves_nothing_and_frees_the_lock(store_url: str) -> None:
+def test_a_large_batch_is_streamed_while_the_caller_goes_on(store_url: str) -> None:
+    # The events' COPY is left open after insert_events, so the server indexes
+    # the rows while the service computes the Merkle tree; any use of the
+    # connection (here: a read) ends it first.
+    store = open_store(store_url)
+    events = _chain(20)
+    try:
+        with store.transaction() as tx, psycopg.connect(store_url, autocommit=True) as watcher:
+            pid = tx.conn.info.backend_pid
+            tx.insert_events(events)
+            row = watcher.execute(
+                "SELECT state, query FROM pg_stat_activity WHERE pid = %s", (pid,)
+            ).fetchone()
+            assert row is not None
+            assert row[0] == "active"
+            assert str(row[1]).startswith("COPY events")
+            assert tx.events_by_id([events[-1].id]) == {events[-1].id: events[-1]}
+        assert list(store.read()) == events
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("size", [3, 20], ids=["kept", "copy-open"])
+def test_a_write_that_raises_leaves_nothing_and_frees_the_lock(store_url: str, size: int) -> None:
+    # 20 events are streamed at once and their COPY left open: giving up must cancel it.
     store, other = open_store(store_url), open_store(store_url)
 
     def give_up() -> None:
         with store.transaction() as tx:
-            tx.insert_events(_chain(3))
+            tx.insert_events(_chain(size))
             tx.insert_merkle_nodes([(1, 0, b"\x01" * 32)])
             raise RuntimeError("the caller gave up")
 
@@ -133,20 +157,25 @@ def test_an_untouched_transaction_takes_no_lock(store_url: str) -> None:
     other.close()
 
 
-def test_a_nested_transaction_is_a_savepoint_of_the_open_one(store_url: str) -> None:
+@pytest.mark.parametrize("size", [1, 20], ids=["kept", "copy-open"])
+def test_a_nested_transaction_is_a_savepoint_of_the_open_one(store_url: str, size: int) -> None:
+    # With 20 events each side, both the outer and the inner COPY are open when
+    # the next part begins: the inner's must be cancelled, the outer's ended.
     store = open_store(store_url)
-    outer_events = _chain(2)
+    outer_events = _chain(2 if size == 1 else size)
 
     def inner_gives_up() -> None:
         with store.transaction() as inner:
-            inner.insert_events(_chain(1, outer_events[-1]))
+            inner.insert_events(_chain(size, outer_events[-1]))
             raise RuntimeError("undo the inner part only")
 
     with store.transaction() as tx:
         tx.insert_events(outer_events)
         with pytest.raises(RuntimeError):
             inner_gives_up()
-    assert list(store.read()) == outer_events
+        more = _chain(size, outer_events[-1])
+        tx.insert_events(more)
+    assert list(store.read()) == [*outer_events, *more]
     store.close()
 
 
