@@ -33,6 +33,9 @@ percentiles). Servers are started by this script and stopped at the end:
    to two ceilings measured in the same run: the store's own in-process rate
    for groups of ``--connections`` one-event requests (``Ledger.validate`` +
    ``append_group``), and connections / the disk's durable-commit latency;
+   and, interleaved with it for ``--rounds`` rounds, the same requests to a
+   bare starlette route of the baseline app (read, orjson-parse, answer 201):
+   what this machine's HTTP stack and load generator allow for this shape;
 6. ``lineage(ref, depth: 3, asOf: {time})`` on the synthetic layered graph of
    tests/projections/lineage_data.py (100,000 nodes, 300,000 edges by default),
    appended as ``lineage.edge.recorded`` events, queried as of a time two
@@ -104,6 +107,17 @@ CHEAP_EVENT: dict[str, Any] = {
     "subject": SUBJECT,
     "data": {"suite": "s", "kind": "unit", "passed": True, "metrics": {"auc": 0.9}},
 }
+BARE_ACK: dict[str, Any] = {
+    "events": [
+        {
+            "seq": 1234,
+            "hash": "ab" * 32,
+            "id": "0190f3c2-6c1e-7b3a-9d5e-2f4a1b7c8d90",
+            "created": "2026-11-26T03:40:00.123456Z",
+        }
+    ]
+}
+"""The bare route's answer to a single-event append: the ledger's acknowledgement, in size."""
 TRIVIAL_QUERY = "{ __typename }"
 PAGE_QUERY = "{ events(first: 100) { edges { node { seq hash type subject actor } } } }"
 LINEAGE_QUERY = (
@@ -160,8 +174,11 @@ def baseline_app() -> Any:
 
     ``BENCH_API_BASELINE`` names a JSON file ``{"/path": document, ...}``. Each
     route reads and parses the request body (as any JSON endpoint does) and
-    answers ``JSONResponse(document)``, serialized per request.
+    answers ``JSONResponse(document)``, serialized per request. ``POST /v1/events``
+    orjson-parses the body and answers 201 with an acknowledgement the size of
+    the ledger's (``BARE_ACK``): the ceiling of measure 5 on this machine.
     """
+    import orjson
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse, Response
@@ -179,8 +196,19 @@ def baseline_app() -> Any:
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    async def bare_append(request: Request) -> Response:
+        # Measure 5's ceiling: what any JSON POST costs here, without the ledger.
+        orjson.loads(await request.body())
+        return Response(orjson.dumps(BARE_ACK), status_code=201, media_type="application/json")
+
     routes = [Route(path, route(doc), methods=["POST"]) for path, doc in documents.items()]
-    return Starlette(routes=[*routes, Route("/healthz", healthz)])
+    return Starlette(
+        routes=[
+            *routes,
+            Route("/v1/events", bare_append, methods=["POST"]),
+            Route("/healthz", healthz),
+        ]
+    )
 
 
 # --------------------------------------------------------------------------- helpers
@@ -1059,10 +1087,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     single = bench.bodies_file("single", [json.dumps([CHEAP_EVENT], separators=(",", ":"))])
     db5 = workdir / "append-single.db"
     token5 = make_ledger(db5)
-    with ledger_server(db5, free_port(), workdir, args.workers) as srv:
-        bench.measure(
-            M5, srv, "/v1/events", single, connections=c, token=token5, events_per_request=1
-        )
+    # The same requests (body, token header, Lua script) to a bare starlette
+    # route, interleaved: what this machine's HTTP stack and load generator
+    # allow at all for this shape.
+    with (
+        ledger_server(db5, free_port(), workdir, args.workers) as srv,
+        baseline_server(documents, free_port(), workdir, args.workers) as base,
+    ):
+        for _ in range(args.rounds):
+            bench.measure(M5B, base, "/v1/events", single, connections=c, token=token5)
+            bench.measure(
+                M5, srv, "/v1/events", single, connections=c, token=token5, events_per_request=1
+            )
 
     cond["loadavg_end"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
     report = build_report(bench, cond)
@@ -1079,6 +1115,7 @@ M2T = "2t { __typename } + token"
 M3T = "3t events(first: 100) + token"
 M4 = "4 POST /v1/events x1000"
 M5 = "5 POST /v1/events x1"
+M5B = "5b bare starlette POST x1"
 M6 = "6 lineage depth 3 asOf time"
 
 
@@ -1141,7 +1178,7 @@ def build_report(bench: Bench, cond: dict[str, str]) -> dict[str, Any]:
             share >= TARGETS["batch_vs_store"],
         )
     )
-    s5 = r[M5]
+    s5, bare5 = r[M5], r[M5B]
     assert s5.events_per_s is not None
     ceiling = s5.connections / (bench.extra["durable_commit_ms"] / 1e3)
     group = bench.extra["store_group"]
@@ -1149,7 +1186,9 @@ def build_report(bench: Bench, cond: dict[str, str]) -> dict[str, Any]:
         ratio_row(
             f"5 single-event appends, {s5.connections} connections",
             f"**{s5.events_per_s:,.0f} events/s** (p50 {s5.p50_ms:.1f} ms, p99 {s5.p99_ms:.1f} ms; "
-            f"{s5.server_cpu_ms:.2f} ms CPU/req). Ceilings: in-process validate + "
+            f"{s5.server_cpu_ms:.2f} ms CPU/req). Ceilings: a bare starlette route reading, "
+            f"orjson-parsing and answering 201 to the same requests {fmt_rps(bare5)}, "
+            f"{bare5.server_cpu_ms:.3f} ms CPU/req; in-process validate + "
             f"`append_group` of {group['group']} one-event requests "
             f"{group['events_per_s']:,.0f} events/s; disk {s5.connections} / "
             f"{bench.extra['durable_commit_ms']:.2f} ms median commit = {ceiling:,.0f} events/s",

@@ -22,6 +22,7 @@ from starlette.authentication import (
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
+from starlette.types import Scope as ASGIScope
 
 from ledger.api.errors import error_response
 from ledger.auth import Scope, hash_token, looks_like_token, scopes_for
@@ -97,6 +98,19 @@ def lookup_principal(store: EventStore, token: str) -> Principal:
     return Principal(record.name, record.role)
 
 
+def _authorization(scope: ASGIScope) -> str | None:
+    """The first ``Authorization`` header, as ``conn.headers.get`` finds it.
+
+    Read from the raw ASGI headers: most requests carry none, and building
+    starlette's ``Headers`` mapping to learn that costs more than the scan.
+    """
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    for name, value in headers:
+        if name == b"authorization":
+            return value.decode("latin-1")
+    return None
+
+
 class _TokenRefused(AuthenticationError):
     def __init__(self, error: Unauthorized) -> None:
         super().__init__(error.message)
@@ -118,7 +132,7 @@ class TokenBackend(AuthenticationBackend):
         self.inline = inline
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
-        header = conn.headers.get("authorization")
+        header = _authorization(conn.scope)
         if header is None:
             return None
         try:

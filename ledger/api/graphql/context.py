@@ -28,7 +28,8 @@ class Context:
         principal: the caller, from the ``Authorization`` header or, on a
             websocket, from the ``connection_init`` payload; None if anonymous.
         request: the HTTP request or websocket.
-        response: the response being built (HTTP) or the websocket.
+        sub_response: the response being built (HTTP) or the websocket; None
+            until :attr:`response` is first read on the lean HTTP path.
         connection_params: the ``connection_init`` payload (websockets only).
         loaders: per-request DataLoaders by name, made on first use (see :meth:`loader`).
     """
@@ -36,9 +37,21 @@ class Context:
     state: ApiState
     principal: Principal | None
     request: Request | WebSocket
-    response: Response | WebSocket
+    sub_response: Response | WebSocket | None
     connection_params: dict[str, object] | None = None
     loaders: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def response(self) -> Response | WebSocket:
+        """The response being built (HTTP) or the websocket.
+
+        The lean HTTP path (``view.GraphQLView``) makes it on first use, with
+        what strawberry's ``get_sub_response`` makes; its status, headers and
+        background task go into the answer as in strawberry's ``create_response``.
+        """
+        if self.sub_response is None:
+            self.sub_response = _sub_response()
+        return self.sub_response
 
     def loader(self, name: str, make: Callable[[], T]) -> T:
         """The request's loader called ``name``, made by ``make`` the first time.
@@ -49,6 +62,13 @@ class Context:
         if name not in self.loaders:
             self.loaders[name] = make()
         return self.loaders[name]  # type: ignore[return-value]
+
+
+def _sub_response() -> Response:
+    response = Response()
+    response.status_code = None  # type: ignore[assignment]
+    del response.headers["content-length"]
+    return response
 
 
 Info = strawberry.Info[Context, None]

@@ -20,7 +20,7 @@ from strawberry.relay.types import GlobalIDValueError
 from ledger.api.errors import INTERNAL_ERROR
 from ledger.errors import BadRequest, LedgerError, PolicyDenied
 
-__all__ = ["ErrorCodes", "is_unexpected", "log_unexpected"]
+__all__ = ["ErrorCodes", "is_unexpected", "log_unexpected", "translate_errors"]
 
 logger = logging.getLogger("ledger.api.graphql")
 
@@ -79,6 +79,17 @@ def _translate(error: GraphQLError) -> GraphQLError:
     )
 
 
+def translate_errors(
+    errors: list[GraphQLError], on_error: Callable[[str], None] | None
+) -> list[GraphQLError]:
+    """The errors as the client sees them (with ``extensions.code``), each code reported."""
+    translated = [_translate(e) for e in errors]
+    if on_error is not None:
+        for error in translated:
+            on_error(str((error.extensions or {}).get("code", INTERNAL_ERROR)))
+    return translated
+
+
 class ErrorCodes(SchemaExtension):
     """Translates every error of a result (also each streamed subscription result)."""
 
@@ -88,13 +99,8 @@ class ErrorCodes(SchemaExtension):
 
     def _process(self, result: object) -> None:
         errors = getattr(result, "errors", None)
-        if not errors:
-            return
-        translated = [_translate(e) for e in errors]
-        if self.on_error is not None:
-            for error in translated:
-                self.on_error(str((error.extensions or {}).get("code", INTERNAL_ERROR)))
-        result.errors = translated  # type: ignore[attr-defined]
+        if errors:
+            result.errors = translate_errors(errors, self.on_error)  # type: ignore[attr-defined]
 
     def on_operation(self) -> Iterator[None]:
         self._streamed = False

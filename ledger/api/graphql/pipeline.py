@@ -1,25 +1,43 @@
-"""One schema extension per request: token limit, limit rules, parse/validation caches, codes.
+"""The request pipeline: limits, caches and error codes, as one extension and as a lean path.
 
 strawberry builds every extension anew for each request and runs each hook
 of each one as its own context manager. Five small extensions (the token
 limiter, ``LimitRules``, ``ParseCache``, ``ValidationCache``, ``ErrorCodes``)
-cost a trivial query about as much as its execution, so the schema uses this
-single one, which does what they did, in the same order.
+cost a trivial query about as much as its execution, so the schema uses one,
+:class:`RequestPipeline`, which does what they did, in the same order.
+
+Even one extension costs: strawberry's ``Schema.execute`` makes an execution
+context, the extension, an extensions runner and four async context managers
+per request, whose hooks it finds with ``inspect.getattr_static``. For a
+document that parses and validates (the common case, from the caches), all of
+that amounts to what :class:`LeanOperations` does directly. Every other
+request (no query, a syntax or validation error) takes strawberry's path with
+the extension, which reports the errors as it always did.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
+from inspect import isawaitable
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import DocumentNode, GraphQLError, specified_rules
+from graphql.execution.middleware import MiddlewareManager
+from strawberry.execution import optimized_is_awaitable
 from strawberry.extensions.parser_cache import _get_parse_cache
 from strawberry.extensions.validation_cache import _get_validate_cache
+from strawberry.schema import Schema
+from strawberry.schema._graphql_core import execution_context_class_kwargs
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types.execution import ExecutionResult, PreExecutionError
+from strawberry.types.graphql import OperationType
+from strawberry.utils.operation import get_first_operation, get_operation_type
 
-from ledger.api.graphql.errors import ErrorCodes
+from ledger.api.graphql.errors import ErrorCodes, translate_errors
 
-__all__ = ["RequestPipeline"]
+__all__ = ["LeanOperations", "RequestPipeline"]
 
 
 class RequestPipeline(ErrorCodes):
@@ -64,3 +82,112 @@ class RequestPipeline(ErrorCodes):
                 context.schema._schema, context.graphql_document, context.validation_rules
             )
         yield from super().on_operation()
+
+
+_NO_MIDDLEWARE = MiddlewareManager()
+"""What strawberry passes when no extension resolves fields (graphql-core treats it as none)."""
+
+
+class LeanOperations:
+    """strawberry's ``Schema.execute`` for valid documents, without its extension machinery.
+
+    The same steps in the same order as strawberry with :class:`RequestPipeline`:
+    the document from the shared parse cache (same token limit) and the
+    validation cache (same rules), the operation type checked against the
+    allowed ones (the same exceptions), graphql-core's execution with the
+    schema's executor class, unexpected errors logged by the schema's
+    ``process_errors`` before every error is translated (``ErrorCodes``).
+
+    Args:
+        schema: the schema (its executor class and ``process_errors`` are used).
+        max_tokens, rules, cache_size, on_error: as for :class:`RequestPipeline`.
+    """
+
+    def __init__(
+        self,
+        schema: Schema,
+        max_tokens: int,
+        rules: tuple[type[Any], ...],
+        cache_size: int,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
+        self._schema = schema
+        self._on_error = on_error
+        self._execute = schema._get_execute_function()
+        parse = _get_parse_cache(cache_size)
+        validate = _get_validate_cache(cache_size)
+        # What RequestPipeline makes of strawberry's default rules: the same
+        # tuple, so both paths share the validation cache's entries.
+        validation_rules = (*specified_rules, *rules)
+        graphql_schema = schema._schema
+
+        # Keyed by the query text alone: one str hash per request, where the
+        # validation cache hashes the whole document tree on every lookup.
+        @lru_cache(maxsize=cache_size)
+        def prepare(query: str) -> DocumentNode | None:
+            try:
+                document = parse(query, max_tokens=max_tokens)
+            except Exception:  # strawberry's path reports it
+                return None
+            return None if validate(graphql_schema, document, validation_rules) else document
+
+        self._prepare = prepare
+
+    def document(self, query: object) -> DocumentNode | None:
+        """The parsed and validated document of ``query``; None when it has no lean path."""
+        return self._prepare(query) if type(query) is str and query else None
+
+    async def execute(
+        self,
+        document: DocumentNode,
+        variable_values: dict[str, Any] | None,
+        context_value: Any,
+        root_value: Any,
+        operation_name: str | None,
+        allowed_operation_types: Iterable[OperationType],
+        operation_extensions: dict[str, Any] | None,
+    ) -> ExecutionResult:
+        """Execute a document from :meth:`document` (strawberry's ``Schema.execute`` contract).
+
+        Raises:
+            CannotGetOperationTypeError: no operation of that name.
+            InvalidOperationTypeError: the operation's type is not allowed.
+        """
+        try:
+            operation_type = get_operation_type(document, operation_name)
+        except RuntimeError as missing:
+            raise CannotGetOperationTypeError(operation_name) from missing
+        if operation_type not in allowed_operation_types:
+            raise InvalidOperationTypeError(operation_type)
+        if operation_name is None:
+            # strawberry names the first operation when the request names none.
+            first = get_first_operation(document)
+            operation_name = first.name.value if first is not None and first.name else None
+        try:
+            result = self._execute(
+                self._schema._schema,
+                document,
+                root_value=root_value,
+                middleware=_NO_MIDDLEWARE,
+                variable_values=variable_values,
+                operation_name=operation_name,
+                context_value=context_value,
+                is_awaitable=optimized_is_awaitable,
+                operation_extensions=operation_extensions,
+                # Read per request, as strawberry does: tests swap the class.
+                **execution_context_class_kwargs(self._schema.execution_context_class),
+            )
+            if isawaitable(result):
+                result = await result
+        except Exception as exc:  # as strawberry: the request's error, not a 500
+            failure = (
+                exc if isinstance(exc, GraphQLError) else GraphQLError(str(exc), original_error=exc)
+            )
+            self._schema.process_errors([failure])
+            errors = translate_errors([failure], self._on_error)
+            return PreExecutionError(data=None, errors=errors, extensions={})
+        errors = result.errors
+        if errors:
+            self._schema.process_errors(errors)
+            errors = translate_errors(errors, self._on_error)
+        return ExecutionResult(data=result.data, errors=errors, extensions={})

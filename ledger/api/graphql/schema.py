@@ -7,15 +7,17 @@ that reference another area's types use ``Annotated["T", strawberry.lazy(...)]``
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
 from strawberry.tools import merge_types
-from strawberry.types.execution import ExecutionContext
+from strawberry.types.execution import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from ledger.api.graphql.append import AppendMutation
 from ledger.api.graphql.compliance import ComplianceQuery
@@ -29,7 +31,7 @@ from ledger.api.graphql.lineage import LineageQuery
 from ledger.api.graphql.models import ModelsQuery
 from ledger.api.graphql.mutations import ConvenienceMutation
 from ledger.api.graphql.node import NodeQuery
-from ledger.api.graphql.pipeline import RequestPipeline
+from ledger.api.graphql.pipeline import LeanOperations, RequestPipeline
 from ledger.api.graphql.proofs import ProofsQuery
 from ledger.api.graphql.subscriptions import EventsSubscription
 from ledger.api.graphql.timeline import TimelineQuery
@@ -61,12 +63,53 @@ Subscription = merge_types("Subscription", SUBSCRIPTIONS)
 
 
 class LedgerSchema(strawberry.Schema):
-    """A strawberry schema that logs only unexpected errors (see ``graphql.errors``)."""
+    """A strawberry schema that logs only unexpected errors (see ``graphql.errors``).
+
+    With ``lean`` set (``build_schema`` does), valid documents are executed by
+    ``pipeline.LeanOperations``, the rest by strawberry's own ``execute``.
+    """
+
+    lean: LeanOperations | None = None
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         log_unexpected(errors)
+
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        lean = self.lean
+        document = lean.document(query) if lean is not None else None
+        if document is None:
+            return await super().execute(
+                query,
+                variable_values,
+                context_value,
+                root_value,
+                operation_name,
+                allowed_operation_types,
+                operation_extensions,
+            )
+        assert lean is not None
+        return await lean.execute(
+            document,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            DEFAULT_ALLOWED_OPERATION_TYPES
+            if allowed_operation_types is None
+            else allowed_operation_types,
+            operation_extensions,
+        )
 
 
 def build_schema(
@@ -86,7 +129,7 @@ def build_schema(
         lambda: RequestPipeline(settings.max_query_tokens, rules, _CACHE_SIZE, on_error)
     ]
     config: Any = StrawberryConfig(relay_max_results=MAX_PAGE_SIZE)
-    return LedgerSchema(
+    schema = LedgerSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -95,3 +138,10 @@ def build_schema(
         # Plain selections (a page's edges and nodes) skip per-field execution.
         execution_context_class=LeanExecutor,
     )
+    # The lean path stands for exactly one extension; schema directives or
+    # incremental delivery would add behaviour it does not have.
+    if not schema.directives and not config.enable_experimental_incremental_execution:
+        schema.lean = LeanOperations(
+            schema, settings.max_query_tokens, rules, _CACHE_SIZE, on_error
+        )
+    return schema
