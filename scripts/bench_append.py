@@ -6,6 +6,7 @@ Usage::
     python scripts/bench_append.py --quick         # a smaller run (20k events, RSS at 100k only)
     python scripts/bench_append.py --skip-1m --out-json bench.json
     python scripts/bench_append.py --profile       # also cProfile one batched append and verify
+    python scripts/bench_append.py --only single --baseline HEAD   # (c) against HEAD's code too
 
 One run measures, on the same machine and the same scratch directory:
 
@@ -20,7 +21,9 @@ One run measures, on the same machine and the same scratch directory:
     issue 2's core, the core without the Merkle tree); and one JSONL file through
     ``rollout-ledger append --file`` (a subprocess; the time includes process
     start) and through the library reading the file the way the CLI does;
-(c) one event per durable transaction, ledger against raw one-row inserts;
+(c) one event per durable transaction, ledger against raw one-row inserts
+    (``--baseline REV``: also the core on git revision REV's ``ledger``
+    package, loaded beside this checkout's as ``ledger_baseline``);
 (d) the ``eventsourcing`` library on its SQLite recorder, 1,000 events per
     ``Application.save`` of one aggregate (and, for reference, its recorder alone);
 (e) ``Ledger.verify`` against raw chained SHA-256 over the same stored bytes,
@@ -39,6 +42,7 @@ import contextlib
 import cProfile
 import functools
 import hashlib
+import importlib
 import inspect
 import io
 import itertools
@@ -47,11 +51,13 @@ import os
 import platform
 import pstats
 import random
+import re
 import shutil
 import sqlite3
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import uuid
@@ -489,6 +495,49 @@ class LedgerSingle(LedgerBatched):
         return time.perf_counter() - start
 
 
+def load_baseline(rev: str, into: Path) -> Any:
+    """Git revision ``rev``'s ``ledger`` package, imported as ``ledger_baseline``.
+
+    Same-run comparisons are the only fair ones on this machine (fsync latency
+    moves by 10x within minutes), so the old code runs in this process beside
+    the new, its imports renamed.
+    """
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", rev, "ledger"], capture_output=True, check=True
+    ).stdout
+    target = into / "baseline-code"
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(target, filter="data")
+    package = target / "ledger_baseline"
+    (target / "ledger").rename(package)
+    for source in package.rglob("*.py"):
+        text = source.read_text()
+        text = re.sub(r"\bfrom ledger([. ])", r"from ledger_baseline\1", text)
+        source.write_text(re.sub(r"\bimport ledger\b", "import ledger_baseline", text))
+    sys.path.insert(0, str(target))
+    return importlib.import_module("ledger_baseline.service")
+
+
+class BaselineSingle(Stepper):
+    """(c) the core on the ``--baseline`` revision's code: one draft per call."""
+
+    def __init__(self, scratch: Scratch, units: Sequence[Any], service: Any) -> None:
+        super().__init__(scratch, "ledger-baseline", units)
+        self.store = importlib.import_module("ledger_baseline.store").open_store(self.path)
+        self.ledger = service.Ledger(self.store, project=False)
+        self.draft = importlib.import_module("ledger_baseline.events").draft_from_json
+
+    def step(self, i: int) -> float:
+        ledger, draft, start = self.ledger, self.draft, time.perf_counter()
+        for payload in self.units[i]:
+            ledger.append([draft(payload)], ACTOR)
+        return time.perf_counter() - start
+
+    def close(self) -> None:
+        self.store.close()
+        super().close()
+
+
 @functools.cache
 def _result_log_class() -> type:
     """The aggregate, made once: eventsourcing registers each class under its topic."""
@@ -923,7 +972,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         _files(scratch, payloads, runs, log, add)
     if "single" in phases:
         loads["single"] = loadavg()
-        _single(scratch, payloads, rows, n_single, runs, log, add, args.variants)
+        _single(scratch, payloads, rows, n_single, runs, log, add, args.variants, args.baseline)
     profiles: list[str] = []
     if "verify" in phases:
         loads["verify"] = loadavg()
@@ -1080,6 +1129,7 @@ def _single(
     log: Callable[[str], None],
     add: Callable[[Result], Result],
     variants: Sequence[str],
+    baseline: str | None = None,
 ) -> None:
     labels = _LABELS
     log("(c) single-event durable appends, interleaved 50 events at a time")
@@ -1107,12 +1157,39 @@ def _single(
                 for v in ("composed", "core")
                 if v in variants
             ],
+            *_baseline_single(scratch, baseline, n_single, single_units),
         ],
         runs,
         log,
         warm_units=4,
     ):
         add(r)
+
+
+def _baseline_single(
+    scratch: Scratch, baseline: str | None, n_single: int, units: Sequence[Any]
+) -> list[Contender]:
+    if baseline is None:
+        return []
+    service = load_baseline(baseline, scratch.dir)
+
+    def open_baseline(u: Sequence[Any]) -> Stepper:
+        return BaselineSingle(scratch, u, service)
+
+    result = Result(
+        "single_core_baseline",
+        f"ledger append, 1 event per call, core at {baseline}",
+        n_single,
+        note=f"git revision {baseline} ({_rev(baseline)}), same run",
+    )
+    return [Contender(result, open_baseline, units)]
+
+
+def _rev(rev: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", rev], capture_output=True, text=True
+    )
+    return done.stdout.strip() or "?"
 
 
 def _verify(
@@ -1235,6 +1312,7 @@ def ratios(results: dict[str, Result]) -> list[dict[str, Any]]:
         ),
         ("single composed / raw single", "single_composed", "raw_single", "single_vs_raw_single"),
         ("single core / raw single", "single_core", "raw_single", "single_vs_raw_single"),
+        ("single core at --baseline / raw single", "single_core_baseline", "raw_single", None),
         ("verify / raw chained SHA-256", "ledger_verify", "raw_sha", "verify_vs_raw_sha"),
         (
             "batched core / raw, ledger's checkpoint interval",
@@ -1417,6 +1495,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also cProfile one batched append and one verify (µs per event)",
     )
     parser.add_argument("--out-json", type=Path, default=None, help="also write the results here")
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        metavar="REV",
+        help="also measure single appends (core) on git revision REV's code, same run",
+    )
     args = parser.parse_args(argv)
 
     store = args.store

@@ -121,6 +121,18 @@ def append_leaves(
             f"frontier has {len(frontier)} hashes, want {size.bit_count()} for tree size {size}"
         )
     old = list(frontier)  # popped from the end: smallest level first
+    if len(leaf_hashes) == 1:
+        # One leaf (a single-event append): it merges with the frontier node of
+        # every level whose bit of size is set, lowest first, without the
+        # per-level lists below.
+        prefix, node, level = NODE_PREFIX, leaf_hashes[0], 0
+        merged: list[tuple[int, int, bytes]] = []
+        while (size >> level) & 1:
+            node = sha256(prefix + old.pop() + node).digest()
+            level += 1
+            merged.append((level, size >> level, node))
+        old.append(node)
+        return AppendResult(frontier=old, size=size + 1, nodes=merged)
     kept: list[bytes] = []  # new frontier nodes, smallest level first
     nodes: list[tuple[int, int, bytes]] = []
     prefix = NODE_PREFIX

@@ -9,7 +9,8 @@ Serialization: every append runs in ``BEGIN IMMEDIATE``, which takes SQLite's
 single write lock before reading the head, so threads and processes queue
 up (``busy_timeout``) instead of forking the chain.
 
-Checkpoints: while large batches stream in, a background thread copies the
+Checkpoints: once a process has committed a few thousand events in large
+batches, or a hundred smaller commits, a background thread copies the
 WAL into the database file (``wal_checkpoint(PASSIVE)``, on a connection of
 its own; sqlite3 releases the GIL meanwhile), so the writer's own automatic
 checkpoint, which still bounds the WAL, finds little left to copy. It never
@@ -24,8 +25,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import weakref
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -34,11 +34,12 @@ import sqlite_utils
 from ledger.events import Event
 from ledger.store import sqlite_projections as proj
 from ledger.store.protocol import Head, NodeId, StoredCheckpoint, StoreError, TokenRecord
-from ledger.store.sqlite_checkpoint import Checkpointer
+from ledger.store.sqlite_checkpoint import CheckpointPacer
 from ledger.store.sqlite_rows import (
     EVENT_COLUMNS,
     EventRow,
     SQLiteTransaction,
+    WriteScope,
     fetch_nodes,
     set_meta,
     stream_rows,
@@ -51,6 +52,9 @@ SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 120_000
 BACKGROUND_CHECKPOINT_EVENTS = 5_000
 """Events committed in large batches between two background checkpoints."""
+BACKGROUND_CHECKPOINT_COMMITS = 100
+"""Smaller commits (under LARGE_BATCH events) between two background checkpoints
+(sqlite_checkpoint.CheckpointPacer says why)."""
 
 
 class SQLiteStore:
@@ -78,10 +82,8 @@ class SQLiteStore:
             self.db = sqlite_utils.Database(self._conn)
             self._lock = threading.RLock()
             self._wal_pages: list[int] = []  # see sqlite_rows._pace_checkpoints
-            self._checkpointer: Checkpointer | None = None  # started by the first large batches
-            self._stop_checkpointer: Callable[[], object] = lambda: None
+            self._pacer = CheckpointPacer(self.path)
             self._closed = False
-            self._since_checkpoint = 0
             self._migrate()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open SQLite store {self.path}: {exc}") from None
@@ -129,35 +131,12 @@ class SQLiteStore:
                     self._conn.execute("ROLLBACK")
                 raise StoreError(f"commit failed: {exc}") from None
 
-    @contextmanager
-    def transaction(self) -> Iterator[SQLiteTransaction]:
-        try:
-            with self._write() as conn:
-                tx = SQLiteTransaction(conn, self._wal_pages)
-                yield tx
-        except sqlite3.Error as exc:
-            raise StoreError(f"write failed: {exc}") from None
-        if tx.large_batch_events:
-            self._after_large_commit(tx.large_batch_events)
+    def transaction(self) -> WriteScope:
+        return WriteScope(self._lock, self._conn, self._wal_pages, self._after_commit)
 
-    def _after_large_commit(self, events: int) -> None:
-        """Ask for a background checkpoint every BACKGROUND_CHECKPOINT_EVENTS events."""
-        if self.path == ":memory:":
-            return
-        with self._lock:
-            self._since_checkpoint += events
-            if self._since_checkpoint < BACKGROUND_CHECKPOINT_EVENTS:
-                return
-            self._since_checkpoint = 0
-            if self._checkpointer is None:
-                try:
-                    self._checkpointer = Checkpointer(self.path)
-                except sqlite3.Error:
-                    return  # the writer's automatic checkpoint does the work
-                # A store dropped without close() must not leave the thread and
-                # its connection behind (the thread holds no reference to the store).
-                self._stop_checkpointer = weakref.finalize(self, self._checkpointer.close)
-            self._checkpointer.request()
+    def _after_commit(self, tx: SQLiteTransaction) -> None:
+        # The thresholds are read here, at call time, so tests can lower them.
+        self._pacer.after_commit(tx, BACKGROUND_CHECKPOINT_EVENTS, BACKGROUND_CHECKPOINT_COMMITS)
 
     def head(self) -> Head:
         with self._lock:
@@ -418,9 +397,7 @@ class SQLiteStore:
         """Close the store: its connection, every thread's reader connection
         (``reader``) and the checkpoint thread. Closing twice is harmless."""
         with self._lock:
-            if self._checkpointer is not None:
-                self._stop_checkpointer()
-                self._checkpointer = None
+            self._pacer.close()
             with _READERS_GUARD:
                 # A reader left open would close later, at a random moment, as
                 # the file's last connection (deleting -wal and -shm then).
@@ -475,8 +452,7 @@ class SQLiteThreadReader(SQLiteStore):
         view.__dict__.update(store.__dict__)
         view._conn = conn
         view._wal_pages = []  # the pragma is per connection
-        view._checkpointer = None  # a read-only view never writes
-        view._stop_checkpointer = lambda: None
+        view._pacer = CheckpointPacer(":memory:")  # a read-only view never writes
         view.db = sqlite_utils.Database(conn)
         view._lock = threading.RLock()
         with _READERS_GUARD:

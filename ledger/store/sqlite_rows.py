@@ -7,9 +7,12 @@ transaction, inside its ``BEGIN IMMEDIATE``).
 from __future__ import annotations
 
 import sqlite3
+import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import suppress
 from operator import attrgetter
+from types import TracebackType
 from typing import TypeAlias
 
 from ledger.events import Event
@@ -21,6 +24,7 @@ __all__ = [
     "EVENT_COLUMNS",
     "EventRow",
     "SQLiteTransaction",
+    "WriteScope",
     "fetch_nodes",
     "reset_projections",
     "set_meta",
@@ -36,6 +40,14 @@ WAL_PAGES_DEFAULT = 1_000  # SQLite's own default for wal_autocheckpoint
 WAL_PAGES_LARGE_BATCH = 10_000
 # An Event's columns as a row tuple, built in C (one per inserted event).
 _EVENT_ROW = attrgetter(*EVENT_COLUMNS.split(", "))
+_INSERT_EVENT = f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)"
+_INSERT_NODE = "INSERT INTO merkle_nodes (level, idx, hash) VALUES (?,?,?)"
+_HEAD = "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
+# The head as one more row of an id lookup: id NULL marks it (ids are NOT NULL).
+_HEAD_ROW = (
+    "SELECT * FROM (SELECT seq, NULL, NULL, NULL, NULL, NULL, NULL, NULL, hash, NULL"
+    " FROM events ORDER BY seq DESC LIMIT 1)"
+)
 
 
 def _row_to_event(row: tuple[object, ...]) -> Event:
@@ -57,41 +69,55 @@ class SQLiteTransaction:
         self.large_batch_events = 0
         """Events inserted in batches of LARGE_BATCH or more (the store may then
         checkpoint in the background after the commit)."""
+        self.events_inserted = 0
+        # The head read along with the id lookup (a single append's one
+        # statement less). Only valid before this transaction inserts: the
+        # write lock is held since BEGIN IMMEDIATE, so nobody else can move it.
+        self._head: Head | None = None
 
     def head(self) -> Head:
-        row = self._conn.execute(
-            "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
+        if self._head is not None:
+            return self._head
+        row = self._conn.execute(_HEAD).fetchone()
         return Head(0, _GENESIS) if row is None else Head(row[0], row[1])
 
     def events_by_id(self, ids: Sequence[str]) -> dict[str, Event]:
         found: dict[str, Event] = {}
+        head: Head | None = None
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            for row in self._conn.execute(
-                f"SELECT {EVENT_COLUMNS} FROM events WHERE id IN ({marks})", chunk
-            ):
-                found[row[1]] = _row_to_event(row)
+            query = f"SELECT {EVENT_COLUMNS} FROM events WHERE id IN ({marks})"
+            if start == 0 and not self.events_inserted:
+                query += " UNION ALL " + _HEAD_ROW
+                head = Head(0, _GENESIS)
+            for row in self._conn.execute(query, chunk):
+                if row[1] is None:
+                    head = Head(row[0], row[8])
+                else:
+                    found[row[1]] = _row_to_event(row)
+        self._head = head
         return found
 
     def insert_events(self, events: Sequence[Event]) -> None:
+        self._head = None
+        self.events_inserted += len(events)
         _pace_checkpoints(self._conn, len(events), self._wal_pages)
         if len(events) >= LARGE_BATCH:
             self.large_batch_events += len(events)
-        self._conn.executemany(
-            f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            map(_EVENT_ROW, events),
-        )
+        if len(events) == 1:  # execute binds one row for less than executemany's iterator
+            self._conn.execute(_INSERT_EVENT, _EVENT_ROW(events[0]))
+        else:
+            self._conn.executemany(_INSERT_EVENT, map(_EVENT_ROW, events))
 
     def merkle_nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
         return fetch_nodes(self._conn, ids)
 
     def insert_merkle_nodes(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
-        if nodes:
-            self._conn.executemany(
-                "INSERT INTO merkle_nodes (level, idx, hash) VALUES (?,?,?)", nodes
-            )
+        if len(nodes) == 1:
+            self._conn.execute(_INSERT_NODE, nodes[0])
+        elif nodes:
+            self._conn.executemany(_INSERT_NODE, nodes)
 
     def get_docs(self, keys: Sequence[str]) -> dict[str, bytes]:
         return proj.get_docs(self._conn, keys)
@@ -122,6 +148,71 @@ class SQLiteTransaction:
                 "INSERT OR IGNORE INTO proj_history (key, seq) VALUES (?, ?)", history
             )
         set_meta(self._conn, "projection_seq", str(position))
+
+
+class WriteScope:
+    """``with``: the store's lock, ``BEGIN IMMEDIATE``, a ``SQLiteTransaction``,
+    then ``COMMIT`` (or ``ROLLBACK`` on any exception), and ``after_commit``.
+
+    A class rather than a generator context manager: a single-event append
+    goes through it once per event, and the generator machinery was a
+    measurable share of that append's Python (docs/benchmarks.md, run E).
+    ``after_commit`` runs under the lock, after a successful ``COMMIT`` only.
+    """
+
+    __slots__ = ("_after_commit", "_conn", "_lock", "_tx", "_wal_pages")
+
+    def __init__(
+        self,
+        lock: threading.RLock,
+        conn: sqlite3.Connection,
+        wal_pages: list[int],
+        after_commit: Callable[[SQLiteTransaction], object],
+    ) -> None:
+        self._lock = lock
+        self._conn = conn
+        self._wal_pages = wal_pages
+        self._after_commit = after_commit
+
+    def __enter__(self) -> SQLiteTransaction:
+        self._lock.acquire()
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except BaseException as exc:
+            self._lock.release()
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"cannot begin a write: {exc}") from None
+            raise
+        self._tx = SQLiteTransaction(self._conn, self._wal_pages)
+        return self._tx
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn = self._conn
+        try:
+            if exc_type is not None:
+                try:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                except sqlite3.Error as failed:
+                    raise StoreError(f"write failed: {failed}") from None
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"write failed: {exc}") from None
+                return  # the body's own exception propagates
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as failed:
+                with suppress(sqlite3.Error):
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                raise StoreError(f"commit failed: {failed}") from None
+            self._after_commit(self._tx)
+        finally:
+            self._lock.release()
 
 
 def _pace_checkpoints(conn: sqlite3.Connection, batch: int, known: list[int] | None = None) -> None:
