@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from ledger.canonical import canonical_bytes, parse_json
 from ledger.chain import seal
-from ledger.errors import Conflict, LedgerError, PolicyDenied
+from ledger.errors import Conflict, InvalidEvent, LedgerError, PolicyDenied
 from ledger.events import Event, EventDraft, slot_setters
 from ledger.policy import denied_event_data, policy_keys_for
 from ledger.projecting import BatchProjector, event_view
@@ -189,7 +189,14 @@ class GroupAppend:
                     "actor": actor,
                     "data": data,
                 }
-                governing, violations = self.projector.check(view, self.recorded_at)
+                try:
+                    governing, violations = self.projector.check(view, self.recorded_at)
+                except InvalidEvent as exc:
+                    # Name the draft in the batch, as the catalogue's own checks do.
+                    raise InvalidEvent(
+                        f"events[{index}].{exc.message}",
+                        field=f"events[{index}].{exc.field or 'subject'}",
+                    ) from None
                 if violations:
                     raise _Denied(index, view, governing, violations, draft.id)
             self.seq += 1

@@ -28,7 +28,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError, best_match
 
 from ledger.errors import InvalidEvent, SchemaViolation
-from ledger.refs import parse_ref
+from ledger.projections.subjects import ANY_SUBJECT, subject_error
 
 __all__ = [
     "ANY_SUBJECT",
@@ -41,8 +41,6 @@ __all__ = [
 ROLES = frozenset({"pipeline", "approver", "operator", "auditor", "admin"})
 """Every token role DESIGN.md knows; ``x-ledger.roles`` may only name these."""
 
-ANY_SUBJECT = "any"
-"""The ``subject_kind`` that accepts any well-formed entity reference."""
 
 Upcast = Callable[[dict[str, object]], dict[str, object]]
 """Turns a payload of schema version N into one of version N + 1; must be pure."""
@@ -330,28 +328,9 @@ class Catalogue:
             InvalidEvent: unknown type, malformed reference, or wrong kind or
                 version-ness (``field="subject"``).
         """
-        expected = self.get(name).subject_kind
-        ref = parse_ref(subject, field="subject")
-        if expected == ANY_SUBJECT:
-            return
-        kind, _, versioned = expected.partition("@")
-        if ref.kind != kind:
-            raise InvalidEvent(
-                f"subject: {name} is about a {kind!r}, not a {ref.kind!r} ({subject!r})",
-                field="subject",
-            )
-        if versioned and ref.version is None:
-            raise InvalidEvent(
-                f"subject: {name} needs a versioned reference '{kind}:name@version', "
-                f"got {subject!r}",
-                field="subject",
-            )
-        if not versioned and ref.version is not None:
-            raise InvalidEvent(
-                f"subject: {name} is about the {kind} itself, not a version; "
-                f"use '{ref.kind}:{ref.name}' instead of {subject!r}",
-                field="subject",
-            )
+        error = subject_error(name, subject, self.get(name).subject_kind)
+        if error is not None:
+            raise error
 
     def register_upcast(self, name: str, from_version: int, fn: Upcast) -> None:
         """Register ``fn`` to turn ``name`` payloads of ``from_version`` into ``from_version + 1``.

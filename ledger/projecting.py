@@ -9,14 +9,15 @@ A :class:`DocCache` keeps the parsed documents of committed transactions for
 the next one, valid only while the stored tracking position is the one it was
 filled at: another writer's projected appends move the position and empty it.
 
-Test results are rows, not documents (``keys.TESTS_PREFIX``): the projector
-keeps the rows a batch writes and answers ``tests:<version>`` from the
-stored rows overlaid with them, so a batch may record tests and promote.
-They are read only when a policy check judges a gated draft (a promote, or a
-stage change raising exposure), not in the batch prefetch; the stored rows a
-transaction read, with its own writes merged in at flush, are the stored rows
-at the new position and enter the :class:`DocCache` under the ``tests:`` key
-with the same invalidation as the documents.
+Test results are not documents (``keys.TESTS_PREFIX``): the stores read a
+version's latest results from its events (``projections.test_results``), and
+the projector answers ``tests:<version>`` from those overlaid with the
+results of its own batch, whose events are not stored yet, so a batch may
+record tests and promote. They are read only when a policy check judges a
+gated draft (a promote, or a stage change raising exposure), not in the batch
+prefetch; the results a transaction read, with its own merged in at flush,
+are the stored ones at the new position and enter the :class:`DocCache` under
+the ``tests:`` key with the same invalidation as the documents.
 
 The :class:`DocCache` also keeps the cyclic garbage collector from walking the
 long-lived parsed documents over and over (full collections cost ~15% of the
@@ -50,12 +51,12 @@ from ledger.projections.base import Doc, DraftView, EventView
 from ledger.projections.keys import (
     TESTS_PREFIX,
     in_history_by_subject,
-    test_row_key,
     test_slot,
     tests_version,
 )
 from ledger.projections.registry import keys_for, project
 from ledger.projections.rules import Policy, Violation
+from ledger.projections.subjects import misfit
 
 __all__ = ["BatchProjector", "DocCache", "ProjectionTransaction", "event_view"]
 
@@ -75,7 +76,7 @@ class ProjectionTransaction(Protocol):
         position: int,
         history: Sequence[tuple[str, int]] = (),
     ) -> None:
-        """Keys in ``docs`` made by ``keys.test_row_key`` are test rows (``proj_tests``)."""
+        """Documents (not test results: the stores read those from the events)."""
         ...
 
 
@@ -193,7 +194,16 @@ class BatchProjector:
         self._fetch(k for k in keys if not k.startswith(TESTS_PREFIX))
 
     def check(self, draft: DraftView, now: str) -> tuple[Policy | None, list[Violation]]:
-        """Evaluate the rollout policy for a draft against the state so far in this batch."""
+        """Evaluate the rollout policy for a draft against the state so far in this batch.
+
+        Raises:
+            InvalidEvent: a registry type on a subject of another kind
+                (``field="subject"``, ``ledger.projections.subjects``): the
+                registry could not project it, so it is refused, not recorded.
+        """
+        refused = misfit(draft["type"], draft["subject"])
+        if refused is not None:
+            raise refused
         keys = policy.policy_keys_for(draft)
         if not keys:  # never gated (policy.check would say the same, after building a state)
             return None, []
@@ -275,14 +285,13 @@ class BatchProjector:
             doc = self._docs[key]
             assert doc is not None
             docs.append((key, orjson.dumps(doc), seq))
-        for version, rows in self._tests.items():
-            for slot, (seq, entry) in rows.items():
-                docs.append((test_row_key(version, slot), orjson.dumps(entry), seq))
+        # Test results are not written: once this batch's events are stored,
+        # the stores read them from the events (projections.test_results).
         self._tx.write_projection(docs, self._intervals, self._edges, self.position, self._history)
-        # Stored rows this transaction read (or had from the DocCache), with its
-        # writes merged: the rows as stored now. A version whose rows it neither
-        # read nor had stays unknown; one it had must be merged, or the cache
-        # would keep the rows from before these writes.
+        # Stored results this transaction read (or had from the DocCache), with
+        # its own merged: the results as read at the new position. A version
+        # whose results it neither read nor had stays unknown; one it had must
+        # be merged, or the cache would keep the results from before these.
         for version, written in self._tests.items():
             key = TESTS_PREFIX + version
             stored = self._stored_tests.get(key)

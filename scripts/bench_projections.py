@@ -1559,6 +1559,74 @@ def timed_rebuild(side: Side) -> dict[str, Any]:
     }
 
 
+def wal_pages(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """Pages each table or index dirties per 1,000-event transaction, with and without projections.
+
+    A ledger of ``--events`` is filled plain and rebuilt, then ``--pages-events``
+    more go into two copies of it with the WAL never checkpointed, so every
+    frame a commit writes stays in the WAL; each frame's page is named after
+    the table or index that owns it (``dbstat``) once both are done. A page
+    dirtied by a transaction is written once per transaction, so frames per
+    transaction are the distinct pages it dirtied.
+    """
+    import struct
+
+    from ledger.store import sqlite as sqlite_store
+    from ledger.store import sqlite_rows
+
+    feed = Feed(args.models, args.monitor_hours, None)
+    base = work / "pages-base.db"
+    drop_db(base)
+    side = Side.open("base", base, project=False)
+    plain_fill(feed, side, args.events, "pages: fill")
+    side.ledger.rebuild_projections()
+    side.ledger.store.close()
+    batches = list(feed.take(args.pages_events))
+    # No checkpoint may reset the WAL while frames are being counted.
+    saved = sqlite_store.BACKGROUND_CHECKPOINT_EVENTS, sqlite_rows.WAL_PAGES_LARGE_BATCH
+    sqlite_store.BACKGROUND_CHECKPOINT_EVENTS, sqlite_rows.WAL_PAGES_LARGE_BATCH = 10**12, 0
+    out: dict[str, Any] = {"events": len(batches) * BATCH, "base_events": args.events}
+    try:
+        for name, project in (("projecting", True), ("plain", False)):
+            path = work / f"pages-{name}.db"
+            drop_db(path)
+            src, dst = sqlite3.connect(base), sqlite3.connect(path)
+            src.backup(dst)
+            src.close()
+            dst.close()
+            side = Side.open(name, path, project=project)
+            conn = side.store._conn
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
+            page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+            wal, offset, frames = Path(f"{path}-wal"), 32, []
+            for batch in batches:
+                side.append(batch)
+                with open(wal, "rb") as f:
+                    f.seek(offset)
+                    data = f.read()
+                step = 24 + page_size
+                usable = len(data) - len(data) % step
+                frames += [struct.unpack(">I", data[i : i + 4])[0] for i in range(0, usable, step)]
+                offset += usable
+            owner = dict(sqlite3.connect(path).execute("SELECT pageno, name FROM dbstat"))
+            side.ledger.store.close()
+            counts = Counter(owner.get(page, "(freed)") for page in frames)
+            txns = len(batches)
+            out[name] = {
+                "pages_per_txn": len(frames) / txns,
+                "kb_per_event": len(frames) * page_size / (txns * BATCH) / 1024,
+                "by_table": {t: c / txns for t, c in counts.most_common()},
+            }
+            log(f"pages: {name}: {len(frames) / txns:,.0f} pages per transaction")
+            for table, per_txn in out[name]["by_table"].items():
+                log(f"pages:   {table:32s} {per_txn:8.1f}")
+            drop_db(path)
+    finally:
+        sqlite_store.BACKGROUND_CHECKPOINT_EVENTS, sqlite_rows.WAL_PAGES_LARGE_BATCH = saved
+        drop_db(base)
+    return out
+
+
 def table_digests(path: Path) -> dict[str, tuple[int, str]]:
     import hashlib
 
@@ -1572,6 +1640,8 @@ def table_digests(path: Path) -> dict[str, tuple[int, str]]:
         ]
         out = {}
         for table in tables:
+            if table == "proj_tests":
+                continue  # no longer written or read (round 5); a rebuild drops it
             cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
             h = hashlib.sha256()
             n = 0
@@ -1582,6 +1652,17 @@ def table_digests(path: Path) -> dict[str, tuple[int, str]]:
             out[table] = (n, h.hexdigest()[:16])
         meta = conn.execute("SELECT value FROM meta WHERE key = 'projection_seq'").fetchone()
         out["meta.projection_seq"] = (int(meta[0]) if meta else 0, "")
+        # Test results as the stores answer them (read from the events).
+        from ledger.store import sqlite_projections
+
+        subjects = conn.execute(
+            "SELECT DISTINCT subject FROM events WHERE type = 'test.result.recorded'"
+        )
+        found = sqlite_projections.get_docs(conn, [f"tests:{s}" for (s,) in subjects])
+        h = hashlib.sha256()
+        for key in sorted(found):
+            h.update(key.encode() + b"\0" + found[key])
+        out["tests:"] = (len(found), h.hexdigest()[:16])
         return out
     finally:
         conn.close()
@@ -2249,6 +2330,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="events in the comparison on top of the big ledger (0: skip)",
     )
     parser.add_argument("--breakdown-events", type=int, default=20_000)
+    parser.add_argument(
+        "--pages-events",
+        type=int,
+        default=10_000,
+        help="events appended on top of --events to count WAL pages per table (--only pages)",
+    )
     parser.add_argument("--profile-events", type=int, default=10_000)
     parser.add_argument("--models", type=int, default=1000)
     parser.add_argument("--monitor-hours", type=float, default=4.0)
@@ -2261,7 +2348,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=("append", "rebuild", "lineage", "registry", "what-if"),
+        choices=("append", "rebuild", "lineage", "registry", "what-if", "pages"),
         action="append",
         help="run only these parts (repeatable); rebuild and registry need the big ledger,"
         " which append-free runs still build; what-if (with --what-if N) runs only the prototypes",
@@ -2309,6 +2396,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             result["lineage"] = bench_lineage(args.queries, args.impact_queries)
         if parts & {"append", "rebuild", "registry"}:
             run_ledgers(args, parts, work, result)
+        if "pages" in parts:
+            log(f"pages: WAL pages per table, {args.pages_events:,} events on {args.events:,}")
+            result["pages"] = wal_pages(args, work)
         if args.what_if:
             log(f"what-if prototypes on {args.what_if:,} events")
             result["what_if"] = what_if(args.what_if, 2)

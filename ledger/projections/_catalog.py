@@ -14,6 +14,7 @@ from ledger.projections._json import as_dict, as_list, dict_list, get_int, get_s
 from ledger.projections._time import normalize
 from ledger.projections.base import Doc
 from ledger.projections.keys import POLICY_INDEX_KEY, model_key, version_key, version_parts
+from ledger.projections.test_results import test_entry
 from ledger.refs import parse_ref
 
 __all__ = ["HANDLERS", "new_model", "new_version", "write_model", "write_version"]
@@ -73,7 +74,7 @@ def _subject_version(ctx: Context) -> tuple[str, str] | None:
 
 def _model_registered(ctx: Context) -> None:
     doc = write_model(ctx, parse_ref(ctx.event["subject"]).name)
-    if doc["registered_seq"] is None:
+    if doc.get("registered_seq") is None:
         doc.update(registered_seq=ctx.seq, registered_at=ctx.time)
     doc.update({name: ctx.data.get(name) for name in _MODEL_FIELDS})
 
@@ -94,7 +95,7 @@ def _version_registered(ctx: Context) -> None:
             for e in entries
         ]
     doc = write_version(ctx, *parts)
-    if doc["registered_seq"] is not None:
+    if doc.get("registered_seq") is not None:
         return  # a version is registered once; the repeat stays in its history
     doc.update({name: ctx.data.get(name) for name in _VERSION_FIELDS})
     doc.update(
@@ -109,7 +110,7 @@ def _version_registered(ctx: Context) -> None:
 def _dataset_registered(ctx: Context) -> None:
     ref = parse_ref(ctx.event["subject"])
     doc = ctx.write(str(ref), lambda: {"ref": str(ref), "registered_seq": None, "history": []})
-    if doc["registered_seq"] is None:
+    if doc.get("registered_seq") is None:
         fields = ("digest", "source", "schema_ref", "row_count", "format", "contains_pii")
         doc.update({name: ctx.data.get(name) for name in fields})
         doc.update(name=ref.name, version=ref.version, registered_seq=ctx.seq)
@@ -120,12 +121,12 @@ def _test_recorded(ctx: Context) -> None:
     parts = _subject_version(ctx)
     if parts is None:
         return
-    fields = ("suite", "kind", "passed", "metrics", "environment", "evaluated_on", "run")
-    test = ctx.entry(**{name: ctx.data.get(name) for name in fields})
+    test = test_entry(ctx.seq, ctx.event["hash"], ctx.time, ctx.data)
     # Only the latest result per (kind, suite, environment) decides a release
-    # (requirements.unmet_tests), so only that is kept, as a row of its own:
-    # the version document is neither read nor rewritten (half of all events
-    # are test results). Every result stays in the log, by subject.
+    # (requirements.unmet_tests), and it is read from the events by subject
+    # (ledger.projections.test_results): the version document is neither read
+    # nor rewritten (half of all events are test results). The projector keeps
+    # the batch's own results until its events are stored.
     key = version_key(*parts)
     ctx.record_test(key, test)
     ctx.touch(key)

@@ -30,6 +30,8 @@ the first ``(source, target, relation)``.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from ledger.projections._json import as_dict, as_list, get_str
 from ledger.projections.base import Edge, EventView
 from ledger.projections.keys import parse_or_none
@@ -76,6 +78,13 @@ def _refs(values: list[object]) -> list[str]:
     return [str(ref) for ref in map(parse_or_none, values) if ref is not None]
 
 
+@lru_cache(maxsize=65_536)
+def _unversioned(ref: str) -> str | None:
+    """The unversioned form of a versioned reference, else None (memoised: refs repeat a lot)."""
+    parsed = parse_or_none(ref)
+    return None if parsed is None or parsed.version is None else str(parsed.unversioned)
+
+
 def _with_implied(pairs: list[tuple[str, str, str]], seq: int, time: str) -> list[Edge]:
     seen: set[tuple[str, str, str]] = set()
     out: list[Edge] = []
@@ -87,13 +96,13 @@ def _with_implied(pairs: list[tuple[str, str, str]], seq: int, time: str) -> lis
 
     for source, target, relation in pairs:
         if relation == "version_of":
-            ref = parse_or_none(source)
-            if ref is not None and ref.version is not None:
-                emit(source, str(ref.unversioned), relation)
+            unversioned = _unversioned(source)
+            if unversioned is not None:
+                emit(source, unversioned, relation)
             continue
         emit(source, target, relation)
         for end in (source, target):
-            ref = parse_or_none(end)
-            if ref is not None and ref.version is not None:
-                emit(end, str(ref.unversioned), "version_of")
+            unversioned = _unversioned(end)
+            if unversioned is not None:
+                emit(end, unversioned, "version_of")
     return out

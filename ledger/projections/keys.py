@@ -26,6 +26,7 @@ from functools import lru_cache
 import orjson
 
 from ledger.errors import InvalidEvent
+from ledger.projections.subjects import fits
 from ledger.refs import EntityRef, parse_ref
 
 __all__ = [
@@ -39,8 +40,6 @@ __all__ = [
     "parse_or_none",
     "policy_key",
     "subject_history_types",
-    "test_row_key",
-    "test_row_parts",
     "test_slot",
     "tests_doc",
     "tests_key",
@@ -57,13 +56,11 @@ TESTS_PREFIX = "tests:"
 """Keys of the latest-test rows of a version (``tests:model:<m>@<v>``); not entity references.
 
 ``get_docs([tests_key(v)])`` answers ``{"ref": v, "tests": [...]}``, the latest
-result per (kind, suite, environment) in seq order, assembled from the rows
-of ``proj_tests`` (absent when there are none). A test result is written as
-one such row, under :func:`test_row_key`, never as a rewrite of the version
-document.
+result per (kind, suite, environment) in seq order, read from the version's
+``test.result.recorded`` events (absent when there are none; see
+:mod:`ledger.projections.test_results`). A test result is never a rewrite of
+the version document.
 """
-
-_SEP = "\x1f"
 
 
 def _version_of(ref: EntityRef) -> str | None:
@@ -116,7 +113,8 @@ def in_history_by_subject(event_type: str, subject: str) -> bool:
     if own is None:
         return False
     ref = parse_or_none(subject)
-    return ref is not None and own(ref) == subject
+    # A type on a subject it does not fit projects nothing (registry.project).
+    return ref is not None and own(ref) == subject and fits(event_type, ref)
 
 
 @lru_cache(maxsize=4096)
@@ -143,19 +141,6 @@ def test_slot(entry: dict[str, object]) -> tuple[str, str, str]:
         env if isinstance(env, str) else "",
         suite if isinstance(suite, str) else "",
     )
-
-
-def test_row_key(version: str, slot: tuple[str, str, str]) -> str:
-    """The write key of one ``proj_tests`` row (:func:`test_row_parts` splits it)."""
-    return _SEP.join((TESTS_PREFIX + version, *slot))
-
-
-def test_row_parts(key: str) -> tuple[str, str, str, str] | None:
-    """(version key, kind, environment, suite) of a :func:`test_row_key`; None for other keys."""
-    if not key.startswith(TESTS_PREFIX) or _SEP not in key:
-        return None
-    version, kind, env, suite = key[len(TESTS_PREFIX) :].split(_SEP, 3)
-    return version, kind, env, suite
 
 
 def tests_doc(version: str, entries: Sequence[bytes]) -> bytes:

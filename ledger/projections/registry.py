@@ -90,6 +90,7 @@ from ledger.projections.keys import (
     version_key,
     version_parts,
 )
+from ledger.projections.subjects import fits
 
 __all__ = ["keys_for", "project"]
 
@@ -118,7 +119,7 @@ def keys_for(event: EventView) -> list[str]:
     """
     kind, subject, data = event["type"], event["subject"], as_dict(event["data"])
     ref = parse_or_none(subject)
-    if ref is None or kind not in _HANDLERS:
+    if ref is None or kind not in _HANDLERS or not fits(kind, ref):
         return []
     own = model_key(ref.name) if ref.kind == "model" else None
     if kind in ("model.registered", "model.retired"):
@@ -157,10 +158,14 @@ def project(event: EventView, docs: Mapping[str, Doc | None]) -> Effects:
     ``docs`` maps each key to its current document, or None (or no entry) when
     it does not exist yet. Nothing in ``docs`` is modified; the returned
     documents are new objects, though they may share unchanged nested values
-    with the input.
+    with the input. A type on a subject it does not fit
+    (:func:`ledger.projections.subjects.fits`) changes no document.
     """
     handler = _HANDLERS.get(event["type"])
     ctx = Context(event, docs)
-    if handler is not None and parse_or_none(event["subject"]) is not None:
+    ref = parse_or_none(event["subject"])
+    # A subject of another kind would have the handler write its shape under a
+    # key another type owns (see ledger.projections.subjects): nothing to project.
+    if handler is not None and ref is not None and fits(event["type"], ref):
         handler(ctx)
     return ctx.effects(edges_for(event))

@@ -14,11 +14,10 @@ migration 5 adds partial GiST indexes over the serving intervals' ``[time,
 end_time)`` (a range of "C"-collated text, so containment is exactly the
 string comparison the other reads use) and ``[seq, end_seq)``.
 
-Test results are rows of ``proj_tests`` (migration 6), the latest per
-(version, kind, environment, suite), passed through the document interface
-under their own keys as on SQLite (``ledger.store.sqlite_projections``):
-``write_projection`` upserts ``keys.test_row_key`` rows, ``get_docs``
-answers ``tests:<version>``.
+A version's latest test results are read from its events, as on SQLite
+(``ledger.store.sqlite_projections``): ``get_docs`` answers ``tests:<version>``
+from the ``test.result.recorded`` events with that subject up to the
+projection position. ``proj_tests`` (migration 6) is no longer written or read.
 """
 
 from __future__ import annotations
@@ -30,12 +29,8 @@ from typing import LiteralString
 import psycopg
 from psycopg.rows import TupleRow
 
-from ledger.projections.keys import (
-    TESTS_PREFIX,
-    subject_history_types,
-    test_row_parts,
-    tests_doc,
-)
+from ledger.projections.keys import TESTS_PREFIX, subject_history_types
+from ledger.projections.test_results import TEST_RESULT, latest_tests_doc
 
 __all__ = [
     "HISTORY_DDL",
@@ -43,6 +38,7 @@ __all__ = [
     "PROJECTION_TABLES",
     "SERVING_DDL",
     "TESTS_DDL",
+    "TESTS_DROP",
     "TESTS_MIGRATION",
     "EdgeRow",
     "IntervalRow",
@@ -116,6 +112,13 @@ TESTS_MIGRATION: list[LiteralString] = [
 ]
 """Migration 6: test results as rows of ``proj_tests``."""
 
+TESTS_DROP: list[LiteralString] = ["DROP TABLE IF EXISTS proj_tests"]
+"""Migration 8 (to add to ``postgres_schema.MIGRATIONS``): test results are read from the events.
+
+A writer of an older version would read the rows that stopped changing, and
+judge a gated draft on stale results; without the table it fails instead.
+"""
+
 PROJECTION_DDL: list[LiteralString] = [
     """CREATE TABLE proj_docs (
         key TEXT COLLATE "C" PRIMARY KEY,
@@ -150,9 +153,12 @@ PROJECTION_DDL: list[LiteralString] = [
     "CREATE INDEX proj_edges_target ON proj_edges (target)",
     "CREATE INDEX proj_edges_seq ON proj_edges (seq)",
     HISTORY_DDL,
-    TESTS_DDL,
 ]
-"""The projection tables, as migration 2 creates them and ``reset_projections`` re-creates them."""
+"""The projection tables, as migration 2 creates them and ``reset_projections`` re-creates them.
+
+Not ``proj_tests``: it is no longer written or read (see the module docstring);
+``reset_projections`` drops it, and so does :data:`TESTS_DROP`.
+"""
 
 _SERVING_SQL: LiteralString = "status IN ('canary', 'production')"
 """The serving statuses (``SERVING_STATUSES``), literally: the partial indexes' predicate."""
@@ -238,20 +244,26 @@ def get_docs(conn: _Conn, keys: Sequence[str]) -> dict[str, bytes]:
         ).fetchall()
         return {str(key): bytes(doc) for key, doc in rows}
     docs = [k for k in unique if not k.startswith(TESTS_PREFIX)]
+    # One statement, so the documents and the results come from one snapshot.
     rows = conn.execute(
-        "SELECT 0, key, doc, 0 FROM proj_docs WHERE key = ANY(%s)"
-        " UNION ALL SELECT 1, version, entry, seq FROM proj_tests WHERE version = ANY(%s)"
-        " ORDER BY 1, 2, 4",
+        "SELECT 0, key, doc, 0, NULL, NULL FROM proj_docs WHERE key = ANY(%s)"
+        " UNION ALL SELECT 1, subject, body, seq, hash, recorded_at FROM events"
+        f" WHERE subject = ANY(%s) AND type = '{TEST_RESULT}'"
+        " AND seq <= (SELECT CAST(value AS BIGINT) FROM meta WHERE key = 'projection_seq')"
+        " ORDER BY 1, 4",
         (docs, tests),
     ).fetchall()
     found: dict[str, bytes] = {}
-    entries: dict[str, list[bytes]] = {}
-    for is_test, key, doc, _seq in rows:
+    events: dict[str, list[tuple[int, str, str, bytes]]] = {}
+    for is_test, key, doc, seq, hash, time in rows:
         if is_test:
-            entries.setdefault(str(key), []).append(bytes(doc))
+            events.setdefault(str(key), []).append((int(seq), str(hash), str(time), bytes(doc)))
         else:
             found[str(key)] = bytes(doc)
-    found.update({TESTS_PREFIX + v: tests_doc(v, e) for v, e in entries.items()})
+    for version, results in events.items():
+        tests_json = latest_tests_doc(version, results)
+        if tests_json is not None:
+            found[TESTS_PREFIX + version] = tests_json
     return found
 
 
@@ -263,32 +275,18 @@ def write_projection(
     position: int,
     history: Sequence[tuple[str, int]] = (),
 ) -> None:
-    """Upsert documents and test rows, open intervals, add edges (first wins), set the position.
+    """Upsert documents, open intervals, add edges (first wins), set the position.
 
     Pipelined: the statements go out back to back and the results are read
     once, since this runs while the append lock is held.
     """
-    rows, tests = [], []
-    for key, doc, seq in docs:
-        parts = test_row_parts(key)
-        if parts is None:
-            rows.append((key, doc, seq))
-        else:
-            tests.append((*parts, seq, doc))
     with conn.pipeline():
         cursor = conn.cursor()
-        if rows:
+        if docs:
             cursor.executemany(
                 "INSERT INTO proj_docs (key, doc, seq) VALUES (%s, %b, %s)"
                 " ON CONFLICT (key) DO UPDATE SET doc = excluded.doc, seq = excluded.seq",
-                rows,
-            )
-        if tests:
-            cursor.executemany(
-                "INSERT INTO proj_tests (version, kind, environment, suite, seq, entry)"
-                " VALUES (%s, %s, %s, %s, %s, %b) ON CONFLICT (version, kind, environment, suite)"
-                " DO UPDATE SET seq = excluded.seq, entry = excluded.entry",
-                tests,
+                docs,
             )
         for row in intervals:
             # In order: an interval opened earlier in the batch is closed by a later one.

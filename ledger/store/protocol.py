@@ -92,7 +92,9 @@ class WriteTransaction(Protocol):
         """Projection documents (JSON bytes) by key; absent keys are left out.
 
         ``tests:<version>`` (``ledger.projections.keys.tests_key``) answers that
-        version's test rows as one document, ``{"ref", "tests": [...]}``.
+        version's latest test results as one document, ``{"ref", "tests": [...]}``,
+        read from the version's ``test.result.recorded`` events up to the
+        projection position (``ledger.projections.test_results``).
         """
         ...
 
@@ -106,8 +108,7 @@ class WriteTransaction(Protocol):
     ) -> None:
         """Upsert documents, open status intervals (closing the previous one of the same
         model/version/environment), add edges (first wins), record which events changed
-        which documents (``history``: key, seq) and set the tracking position.
-        ``docs`` keys made by ``keys.test_row_key`` are upserted as test rows."""
+        which documents (``history``: key, seq) and set the tracking position."""
         ...
 
 

@@ -48,7 +48,7 @@ from ledger.store.sqlite_schema import SCHEMA_V1, append_only_triggers
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 BUSY_TIMEOUT_MS = 120_000
 BACKGROUND_CHECKPOINT_EVENTS = 5_000
 """Events committed in large batches between two background checkpoints."""
@@ -108,6 +108,9 @@ class SQLiteStore:
                     self._conn.execute(statement)
             if version < 4:
                 for statement in proj.SCHEMA_V4:
+                    self._conn.execute(statement)
+            if version < 5:
+                for statement in proj.SCHEMA_V5:
                     self._conn.execute(statement)
             self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 

@@ -17,13 +17,14 @@ superset that the exact test on ``proj_status`` then trims. The tree has no
 environment column: an auxiliary column costs a lookup per candidate, more
 than joining the other environments' candidates and dropping them.
 
-Test results are rows of ``proj_tests``, the latest per (version, kind,
-environment, suite), not part of the version document (half of all events
-are test results, and a 5 KB document rewrite each cost most of an append's
-projection time). They travel through the document interface under their own
-keys (``ledger.projections.keys``): ``put_docs`` upserts a
-``test_row_key`` as a row, and ``get_docs`` answers ``tests:<version>`` with
-the version's rows as one ``{"ref", "tests": [...]}`` document, in seq order.
+A version's latest test results are not stored at all: ``get_docs`` answers
+``tests:<version>`` from the version's ``test.result.recorded`` events up to
+the projection position (``ledger.projections.test_results``), as one
+``{"ref", "tests": [...]}`` document in seq order. ``proj_tests`` (migration
+4), which held them as rows until round 5 of issue 4, is no longer written
+or read (a rebuild and migration 5 drop it): upserting a row per result
+dirtied about a page per result in every transaction, the largest share of a
+projecting append's writes.
 """
 
 from __future__ import annotations
@@ -34,18 +35,15 @@ from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 
 from ledger.projections.base import SERVING_STATUSES
-from ledger.projections.keys import (
-    TESTS_PREFIX,
-    subject_history_types,
-    test_row_parts,
-    tests_doc,
-)
+from ledger.projections.keys import TESTS_PREFIX, subject_history_types
+from ledger.projections.test_results import TEST_RESULT, latest_tests_doc
 
 __all__ = [
     "PROJECTION_TABLES",
     "SCHEMA_V2",
     "SCHEMA_V3",
     "SCHEMA_V4",
+    "SCHEMA_V5",
     "EdgeRow",
     "IntervalRow",
     "add_edges",
@@ -149,9 +147,12 @@ SCHEMA_V2 = [
     ) WITHOUT ROWID""",
     _SERVING_DDL,
     _SERVING_OPEN_DDL,
-    _TESTS_DDL,
 ]
-"""Every projection table as it stands (``IF NOT EXISTS``): migration 2, ``reset_projections``."""
+"""Every projection table as it stands (``IF NOT EXISTS``): migration 2, ``reset_projections``.
+
+Not ``proj_tests``, no longer written or read (see the module docstring):
+``reset_projections`` drops it (``PROJECTION_TABLES``), and so does migration 5.
+"""
 
 SCHEMA_V3 = [
     # proj_docs becomes a rowid table (see SCHEMA_V2); a no-op copy on new files.
@@ -201,6 +202,13 @@ SCHEMA_V4 = [
 ]
 """Migration 4: test results as rows of ``proj_tests`` (see the module docstring)."""
 
+SCHEMA_V5 = ["DROP TABLE IF EXISTS proj_tests"]
+"""Migration 5: test results are read from the events (see the module docstring).
+
+A writer of an older version would read the rows that stopped changing, and
+judge a gated draft on stale results; without the table it fails instead.
+"""
+
 _LEDGER_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z", re.ASCII)
 
 
@@ -243,44 +251,37 @@ def get_docs(conn: sqlite3.Connection, keys: Sequence[str]) -> dict[str, bytes]:
     return found
 
 
+_TESTS_SQL = (
+    "SELECT subject, seq, hash, recorded_at, body FROM events WHERE subject IN ({marks})"
+    f" AND +type = '{TEST_RESULT}'"
+    " AND seq <= (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'projection_seq')"
+    " ORDER BY subject, seq"
+)
+"""A version's projected results (``+type``: on ``events_subject``, not ``events_type``)."""
+
+
 def _get_tests(conn: sqlite3.Connection, versions: Sequence[str]) -> dict[str, bytes]:
-    entries: dict[str, list[bytes]] = {}
+    events: dict[str, list[tuple[int, str, str, bytes]]] = {}
     for start in range(0, len(versions), 500):
         chunk = versions[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        for version, entry in conn.execute(
-            f"SELECT version, entry FROM proj_tests WHERE version IN ({marks})"
-            " ORDER BY version, seq",
-            chunk,
-        ):
-            entries.setdefault(version, []).append(bytes(entry))
-    return {TESTS_PREFIX + v: tests_doc(v, rows) for v, rows in entries.items()}
+        query = _TESTS_SQL.format(marks=",".join("?" * len(chunk)))
+        for subject, seq, hash, time, body in conn.execute(query, chunk):
+            events.setdefault(subject, []).append((seq, hash, time, body))
+    found = {}
+    for version, rows in events.items():
+        doc = latest_tests_doc(version, rows)
+        if doc is not None:
+            found[TESTS_PREFIX + version] = doc
+    return found
 
 
 def put_docs(conn: sqlite3.Connection, docs: Sequence[tuple[str, bytes, int]]) -> None:
-    """Insert or replace documents (key, JSON bytes, seq of the last event that changed it).
-
-    Keys made by ``keys.test_row_key`` are upserted into ``proj_tests`` instead.
-    """
-    rows, tests = [], []
-    for key, doc, seq in docs:
-        parts = test_row_parts(key)
-        if parts is None:
-            rows.append((key, doc, seq))
-        else:
-            tests.append((*parts, seq, doc))
+    """Insert or replace documents (key, JSON bytes, seq of the last event that changed it)."""
     conn.executemany(
         "INSERT INTO proj_docs (key, doc, seq) VALUES (?,?,?)"
         " ON CONFLICT(key) DO UPDATE SET doc = excluded.doc, seq = excluded.seq",
-        rows,
+        docs,
     )
-    if tests:
-        conn.executemany(
-            "INSERT INTO proj_tests (version, kind, environment, suite, seq, entry)"
-            " VALUES (?,?,?,?,?,?) ON CONFLICT (version, kind, environment, suite) DO UPDATE"
-            " SET seq = excluded.seq, entry = excluded.entry",
-            tests,
-        )
 
 
 def history_of(conn: sqlite3.Connection, key: str, limit: int) -> list[int]:

@@ -23,6 +23,7 @@ from ledger.errors import PolicyDenied
 from ledger.events import EventDraft
 from ledger.service import Ledger
 from ledger.store import open_store
+from ledger.store import sqlite_projections as proj
 from tests.helpers import id_factory
 from tests.projections.test_rebuild_equals_incremental import Op, events
 
@@ -33,8 +34,6 @@ TABLES = {
     "proj_edges": "SELECT source, target, relation, seq, time FROM proj_edges"
     " ORDER BY source, target, relation",
     "proj_history": "SELECT key, seq FROM proj_history ORDER BY key, seq",
-    "proj_tests": "SELECT version, kind, environment, suite, seq, entry FROM proj_tests"
-    " ORDER BY version, kind, environment, suite",
     "position": "SELECT value FROM meta WHERE key = 'projection_seq'",
 }
 
@@ -42,7 +41,11 @@ TABLES = {
 def _dump(path: Path) -> dict[str, list[tuple[object, ...]]]:
     conn = sqlite3.connect(path)
     try:
-        return {name: conn.execute(query).fetchall() for name, query in TABLES.items()}
+        dump = {name: conn.execute(query).fetchall() for name, query in TABLES.items()}
+        # Test results are read from the events, up to the projection position.
+        versions = [f"tests:{s}" for (s,) in conn.execute("SELECT DISTINCT subject FROM events")]
+        dump["tests"] = sorted(proj.get_docs(conn, versions).items())
+        return dump
     finally:
         conn.close()
 

@@ -1,8 +1,9 @@
-"""Test results as rows (``proj_tests``), on both stores.
+"""A version's latest test results, on both stores.
 
-A test result upserts the latest row of its (version, kind, environment,
-suite) and leaves the version document alone; ``get_docs`` answers
-``tests:<version>`` from the rows. The policy reads them when it judges a
+A test result leaves the version document alone; ``get_docs`` answers
+``tests:<version>`` with the latest result per (kind, environment, suite),
+read from the version's events (round 5 of issue 4; ``proj_tests`` rows
+before). The policy reads them when it judges a
 gated draft, including results recorded earlier in the same transaction and
 not those of a refused request; a rebuild gives the same rows; an SQLite
 file from before (tests inside the version documents) is migrated.
@@ -94,6 +95,16 @@ def _everything(store: EventStore) -> dict[str, object]:
     return {k: orjson.loads(b) for k, b in _get_docs(store, keys).items()}
 
 
+def _results(state: dict[str, object]) -> list[tuple[str, dict[str, object]]]:
+    """(version, entry) of every latest result in ``_everything``, by seq (old files' tests[])."""
+    found = [
+        (version, entry)
+        for version in (V, W)
+        for entry in state.get(f"tests:{version}", {}).get("tests", [])  # type: ignore[attr-defined]
+    ]
+    return sorted(found, key=lambda pair: int(pair[1]["seq"]))  # type: ignore[call-overload]
+
+
 def test_results_are_rows_the_policy_reads(store: EventStore) -> None:
     ledger = Ledger(store, clock=StepClock(), new_id=id_factory())
     _setup(ledger)
@@ -144,6 +155,23 @@ def test_a_rebuild_gives_the_same_rows(store: EventStore) -> None:
     assert _everything(store) == before
 
 
+def test_a_rebuild_drops_the_rows_table_and_the_answers_stay(db_path: Path) -> None:
+    """``proj_tests`` is no longer read: a rebuild drops it (so does migration 5)."""
+    store = open_store(str(db_path))
+    ledger = Ledger(store, clock=StepClock(), new_id=id_factory())
+    _setup(ledger)
+    ledger.append([_result(V, "unit", False), _result(V, "unit", True, "prod")], "ci")
+    before = _everything(store)
+    ledger.rebuild_projections()
+    assert _everything(store) == before
+    store.close()
+    conn = sqlite3.connect(db_path)
+    tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+    conn.close()
+    assert "proj_tests" not in tables
+    assert "proj_docs" in tables
+
+
 def test_a_version_3_sqlite_file_is_migrated_with_its_test_results(db_path: Path) -> None:
     store = open_store(str(db_path))
     clock, ids = StepClock(), id_factory()
@@ -156,8 +184,7 @@ def test_a_version_3_sqlite_file_is_migrated_with_its_test_results(db_path: Path
     # Back to version 3: the tests inside the version documents, uncapped as
     # the oldest files hold them (the failed unit run at seq 5 is superseded).
     conn = sqlite3.connect(db_path)
-    rows = conn.execute("SELECT version, entry FROM proj_tests ORDER BY seq").fetchall()
-    old = [(v, orjson.loads(e)) for v, e in rows]
+    old = _results(want)
     unit_5 = {**old[-2][1], "seq": 5, "passed": False}
     for key in (V, W):
         (blob,) = conn.execute("SELECT doc FROM proj_docs WHERE key = ?", (key,)).fetchone()
@@ -165,7 +192,7 @@ def test_a_version_3_sqlite_file_is_migrated_with_its_test_results(db_path: Path
         tests = [e for v, e in old if v == key]
         doc["tests"] = [unit_5, *tests] if key == V else tests
         conn.execute("UPDATE proj_docs SET doc = ? WHERE key = ?", (orjson.dumps(doc), key))
-    conn.execute("DROP TABLE proj_tests")
+    conn.execute("DROP TABLE IF EXISTS proj_tests")
     conn.execute("PRAGMA user_version = 3")
     conn.commit()
     conn.close()
@@ -195,8 +222,7 @@ def test_a_version_5_postgres_database_is_migrated_with_its_test_results(pg_url:
     want = _everything(store)
     store.close()
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        rows = conn.execute("SELECT version, entry FROM proj_tests ORDER BY seq").fetchall()
-        old = [(str(v), orjson.loads(bytes(e))) for v, e in rows]
+        old = _results(want)
         unit_5 = {**old[-2][1], "seq": 5, "passed": False}
         for key in (V, W):
             found = conn.execute("SELECT doc FROM proj_docs WHERE key = %s", (key,)).fetchone()
@@ -205,7 +231,7 @@ def test_a_version_5_postgres_database_is_migrated_with_its_test_results(pg_url:
             tests = [e for v, e in old if v == key]
             doc["tests"] = [unit_5, *tests] if key == V else tests
             conn.execute("UPDATE proj_docs SET doc = %b WHERE key = %s", (orjson.dumps(doc), key))
-        conn.execute("DROP TABLE proj_tests")
+        conn.execute("DROP TABLE IF EXISTS proj_tests")
         conn.execute("DELETE FROM schema_migrations WHERE version = 6")
     store = open_store(pg_url)
     try:
