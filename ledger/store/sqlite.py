@@ -23,6 +23,7 @@ and ``checkpoints``; someone who drops them can still edit rows, which is why
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Collection, Iterator, Sequence
@@ -40,6 +41,7 @@ from ledger.store.sqlite_rows import (
     EventRow,
     SQLiteTransaction,
     WriteScope,
+    begin,
     fetch_nodes,
     set_meta,
     stream_rows,
@@ -68,9 +70,13 @@ class SQLiteStore:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self.url = self.path
+        # Every connection opened later (streaming reads, per-thread readers,
+        # the checkpoint thread) opens this file, not whatever a relative path
+        # names once the process has changed directory.
+        self._file = self.path if self.path in (":memory:", "") else os.path.abspath(self.path)
         try:
             self._conn = sqlite3.connect(
-                self.path,
+                self._file,
                 timeout=BUSY_TIMEOUT_MS / 1000,
                 isolation_level=None,
                 check_same_thread=False,
@@ -82,7 +88,7 @@ class SQLiteStore:
             self.db = sqlite_utils.Database(self._conn)
             self._lock = threading.RLock()
             self._wal_pages: list[int] = []  # see sqlite_rows._pace_checkpoints
-            self._pacer = CheckpointPacer(self.path)
+            self._pacer = CheckpointPacer(self._file)
             self._closed = False
             self._migrate()
         except sqlite3.Error as exc:
@@ -117,10 +123,7 @@ class SQLiteStore:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot begin a write: {exc}") from None
+            begin(self._conn)
             try:
                 yield self._conn
             except BaseException:
@@ -155,7 +158,9 @@ class SQLiteStore:
         # A separate connection: a long streaming read must neither hold the
         # shared connection's lock nor see a half-written transaction.
         reader = (
-            sqlite3.connect(self.path, check_same_thread=False) if self.path != ":memory:" else None
+            sqlite3.connect(self._file, check_same_thread=False)
+            if self.path != ":memory:"
+            else None
         )
         try:
             yield from stream_rows(reader or self._conn, start, end, fetch=1024)
@@ -442,7 +447,7 @@ class SQLiteThreadReader(SQLiteStore):
     def _open(cls, store: SQLiteStore) -> SQLiteThreadReader:
         try:
             conn = sqlite3.connect(
-                store.path,
+                store._file,
                 timeout=BUSY_TIMEOUT_MS / 1000,
                 isolation_level=None,
                 check_same_thread=False,

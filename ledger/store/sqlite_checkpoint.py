@@ -109,4 +109,7 @@ class Checkpointer:
         with self._wake:
             self._closed = True
             self._wake.notify()
-        self._thread.join()
+        # A finalizer (CheckpointPacer) may run in this very thread, when a
+        # garbage collection happens there: it stops after the current step.
+        if threading.current_thread() is not self._thread:
+            self._thread.join()

@@ -25,6 +25,7 @@ __all__ = [
     "EventRow",
     "SQLiteTransaction",
     "WriteScope",
+    "begin",
     "fetch_nodes",
     "reset_projections",
     "set_meta",
@@ -175,16 +176,17 @@ class WriteScope:
         self._after_commit = after_commit
 
     def __enter__(self) -> SQLiteTransaction:
+        # Made first: nothing between a BEGIN that took effect and the body
+        # may raise without being undone (see ``begin``).
+        tx = SQLiteTransaction(self._conn, self._wal_pages)
         self._lock.acquire()
         try:
-            self._conn.execute("BEGIN IMMEDIATE")
-        except BaseException as exc:
+            begin(self._conn)
+        except BaseException:
             self._lock.release()
-            if isinstance(exc, sqlite3.Error):
-                raise StoreError(f"cannot begin a write: {exc}") from None
             raise
-        self._tx = SQLiteTransaction(self._conn, self._wal_pages)
-        return self._tx
+        self._tx = tx
+        return tx
 
     def __exit__(
         self,
@@ -213,6 +215,29 @@ class WriteScope:
             self._after_commit(self._tx)
         finally:
             self._lock.release()
+
+
+def begin(conn: sqlite3.Connection) -> None:
+    """``BEGIN IMMEDIATE`` on ``conn``; if anything interrupts it (a signal's
+    exception is raised as the statement returns, after a BEGIN that waited
+    for the write lock has taken it), the write lock is given back at once:
+    a connection left inside the transaction would keep it until closed,
+    failing every later write of its store and stalling every other writer.
+
+    Raises:
+        StoreError: the BEGIN failed (busy for ``busy_timeout``, or already
+            inside a transaction: a nested write scope, which is left alone).
+    """
+    outer = conn.in_transaction  # a scope already open on this connection
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except BaseException as exc:
+        if not outer and conn.in_transaction:  # our BEGIN took effect
+            with suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error):
+            raise StoreError(f"cannot begin a write: {exc}") from None
+        raise
 
 
 def _pace_checkpoints(conn: sqlite3.Connection, batch: int, known: list[int] | None = None) -> None:

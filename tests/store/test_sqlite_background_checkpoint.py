@@ -3,6 +3,7 @@ the cached ``wal_autocheckpoint`` setting (ledger.store.sqlite, sqlite_rows)."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from ledger.store import open_store
 from ledger.store import sqlite as sqlite_store
 from ledger.store.protocol import StoreError
 from ledger.store.sqlite import SQLiteStore
+from ledger.store.sqlite_checkpoint import Checkpointer
 from ledger.store.sqlite_rows import LARGE_BATCH, WAL_PAGES_DEFAULT, WAL_PAGES_LARGE_BATCH
 from tests.helpers import StepClock, draft, id_factory
 
@@ -143,3 +145,39 @@ def test_a_store_dropped_without_close_stops_its_checkpoint_thread(
     gc.collect()
     mine[0].join(5)
     assert not mine[0].is_alive()
+
+
+class _ClosingConnection:
+    """Stands for the checkpoint thread's connection while a garbage collection
+    in that thread finalizes the dropped store's pacer (weakref.finalize calls
+    ``Checkpointer.close`` in whichever thread collects)."""
+
+    def __init__(self, checkpointer: Checkpointer, real: sqlite3.Connection) -> None:
+        self.checkpointer = checkpointer
+        self.real = real
+        self.errors: list[BaseException] = []
+
+    def execute(self, sql: str) -> sqlite3.Cursor:
+        try:
+            self.checkpointer.close()
+        except BaseException as exc:  # recorded for the test to see
+            self.errors.append(exc)
+        return self.real.execute(sql)
+
+    def close(self) -> None:
+        self.real.close()
+
+
+def test_a_checkpointer_closed_from_its_own_thread_stops_without_an_error(
+    tmp_path: Path,
+) -> None:
+    store = open_store(tmp_path / "l.db")
+    checkpointer = Checkpointer(store.path)
+    fake = _ClosingConnection(checkpointer, checkpointer._conn)
+    checkpointer._conn = fake  # type: ignore[assignment]
+    checkpointer.request()
+    checkpointer._thread.join(5)
+    assert not checkpointer._thread.is_alive()
+    assert fake.errors == []
+    checkpointer.close()  # and again from outside: harmless
+    store.close()
