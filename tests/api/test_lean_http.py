@@ -25,7 +25,7 @@ from ledger.catalogue import Catalogue
 from ledger.service import Ledger
 from tests.api.conftest import Headers, TestClient, make_event
 
-DEEP = "{ " + "models { versions { model { " * 5 + "name" + " } }" * 5 + " }"
+DEEP = "{ models { nodes { " + "versions { model { " * 6 + "name" + " } }" * 6 + " } } }"
 MANY_TOKENS = "{ " + " ".join(["__typename"] * 5000) + " }"
 PAGE = "{ events(first: 5) { edges { cursor node { seq hash type subject actor } } } }"
 
@@ -73,6 +73,9 @@ REQUESTS: list[tuple[bytes, str, str | None]] = [
         None,
     ),  # no token
     (b'{"query":"subscription { events { seq } }"}', JSON, None),
+    (b'{"query":"subscription { events { seq } }"}', JSON, "auditor"),
+    (b'{"query":"{ ...Missing }"}', JSON, None),  # strawberry's depth rule raised
+    (b'{"query":"{ ...F } fragment F on Query ' + DEEP.encode() + b'"}', JSON, None),
     (b'{"query":null}', JSON, None),
     (b'{"query":""}', JSON, None),
     (b'{"query":5}', JSON, None),

@@ -15,12 +15,16 @@ from typing import Any
 
 from graphql import (
     ASTValidationRule,
+    DocumentNode,
     FieldNode,
+    FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    Visitor,
+    visit,
 )
 from graphql.validation.validation_context import ASTValidationContext
 from strawberry.extensions import ParserCache, SchemaExtension
@@ -70,10 +74,46 @@ def _max_fields_rule(max_fields: int) -> type[ASTValidationRule]:
     return MaxFieldsRule
 
 
+def _max_depth_rule(max_depth: int) -> type[ASTValidationRule]:
+    base: Any = _depth.create_validator(max_depth, None, None)
+
+    class MaxDepthRule(base):  # type: ignore[misc]
+        """strawberry's depth rule, minus its ``KeyError`` on a spread of an unknown fragment.
+
+        strawberry's rule looks every spread up in the document's fragments
+        and raises (out of validation, a 500) when one is missing. Such a
+        document is invalid anyway (``KnownFragmentNamesRule`` says why), so
+        the rule then checks what it can without the missing fragments.
+        """
+
+        def __init__(self, context: ASTValidationContext) -> None:
+            document = context.document
+            known = {
+                d.name.value for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+            }
+            if all(spread in known for spread in _spread_names(document)):
+                super().__init__(context)
+            else:
+                ASTValidationRule.__init__(self, context)
+
+    return MaxDepthRule
+
+
+def _spread_names(document: DocumentNode) -> set[str]:
+    names: set[str] = set()
+
+    class Spreads(Visitor):
+        def enter_fragment_spread(self, node: FragmentSpreadNode, *_: Any) -> None:
+            names.add(node.name.value)
+
+    visit(document, Spreads())
+    return names
+
+
 def limit_rules(max_depth: int, max_aliases: int, max_fields: int) -> tuple[type[Any], ...]:
     """The validation rules that bound a document, made once per schema."""
     return (
-        _depth.create_validator(max_depth, None, None),
+        _max_depth_rule(max_depth),
         _aliases.create_validator(max_aliases),
         _max_fields_rule(max_fields),
     )

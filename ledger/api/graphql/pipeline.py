@@ -13,6 +13,12 @@ document that parses and validates (the common case, from the caches), all of
 that amounts to what :class:`LeanOperations` does directly. Every other
 request (no query, a syntax or validation error) takes strawberry's path with
 the extension, which reports the errors as it always did.
+
+Documents longer than :data:`MAX_CACHED_QUERY` characters are never cached
+(strawberry parses and validates them itself, with the same limits): the
+caches are bounded by entries, and the token limit does not count comments,
+whitespace or the length of string literals, so without this bound 256 bodies
+of several megabytes each would stay in memory.
 """
 
 from __future__ import annotations
@@ -37,7 +43,10 @@ from strawberry.utils.operation import get_first_operation, get_operation_type
 
 from ledger.api.graphql.errors import ErrorCodes, translate_errors
 
-__all__ = ["LeanOperations", "RequestPipeline"]
+__all__ = ["MAX_CACHED_QUERY", "LeanOperations", "RequestPipeline"]
+
+MAX_CACHED_QUERY = 64 * 1024
+"""Longest document text (characters) the parse, validation and lean caches keep."""
 
 
 class RequestPipeline(ErrorCodes):
@@ -67,6 +76,11 @@ class RequestPipeline(ErrorCodes):
         context = self.execution_context
         context.parse_options["max_tokens"] = self.max_tokens
         context.validation_rules = context.validation_rules + self.rules
+        if context.query is not None and len(context.query) > MAX_CACHED_QUERY:
+            # Not cached (see the module docstring): strawberry parses and
+            # validates it with the options and rules set above.
+            yield from super().on_operation()
+            return
         # Parse and validate from the caches here rather than in on_parse and
         # on_validate hooks (two context managers fewer per request). strawberry
         # skips its own parse when the document is set and its own validation
@@ -96,10 +110,10 @@ class LeanOperations:
     validation cache (same rules), the operation type checked against the
     allowed ones (the same exceptions), graphql-core's execution with the
     schema's executor class, unexpected errors logged by the schema's
-    ``process_errors`` before every error is translated (``ErrorCodes``).
+    ``_process_errors`` before every error is translated (``ErrorCodes``).
 
     Args:
-        schema: the schema (its executor class and ``process_errors`` are used).
+        schema: the schema (its executor class and ``_process_errors`` are used).
         max_tokens, rules, cache_size, on_error: as for :class:`RequestPipeline`.
     """
 
@@ -127,15 +141,18 @@ class LeanOperations:
         def prepare(query: str) -> DocumentNode | None:
             try:
                 document = parse(query, max_tokens=max_tokens)
-            except Exception:  # strawberry's path reports it
+                errors = validate(graphql_schema, document, validation_rules)
+            except Exception:  # strawberry's path reports it (a rule may raise)
                 return None
-            return None if validate(graphql_schema, document, validation_rules) else document
+            return None if errors else document
 
         self._prepare = prepare
 
     def document(self, query: object) -> DocumentNode | None:
         """The parsed and validated document of ``query``; None when it has no lean path."""
-        return self._prepare(query) if type(query) is str and query else None
+        if type(query) is not str or not query or len(query) > MAX_CACHED_QUERY:
+            return None
+        return self._prepare(query)
 
     async def execute(
         self,
@@ -183,11 +200,11 @@ class LeanOperations:
             failure = (
                 exc if isinstance(exc, GraphQLError) else GraphQLError(str(exc), original_error=exc)
             )
-            self._schema.process_errors([failure])
+            self._schema._process_errors([failure])
             errors = translate_errors([failure], self._on_error)
             return PreExecutionError(data=None, errors=errors, extensions={})
         errors = result.errors
         if errors:
-            self._schema.process_errors(errors)
+            self._schema._process_errors(errors)
             errors = translate_errors(errors, self._on_error)
         return ExecutionResult(data=result.data, errors=errors, extensions={})

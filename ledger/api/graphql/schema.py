@@ -22,7 +22,7 @@ from strawberry.types.graphql import OperationType
 from ledger.api.graphql.append import AppendMutation
 from ledger.api.graphql.compliance import ComplianceQuery
 from ledger.api.graphql.deployments import DeploymentsQuery
-from ledger.api.graphql.errors import log_unexpected
+from ledger.api.graphql.errors import log_unexpected, translate_errors
 from ledger.api.graphql.events import EventsQuery
 from ledger.api.graphql.executor import LeanExecutor
 from ledger.api.graphql.exports import ExportsQuery
@@ -70,6 +70,7 @@ class LedgerSchema(strawberry.Schema):
     """
 
     lean: LeanOperations | None = None
+    on_error: Callable[[str], None] | None = None
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -86,30 +87,49 @@ class LedgerSchema(strawberry.Schema):
         allowed_operation_types: Iterable[OperationType] | None = None,
         operation_extensions: dict[str, Any] | None = None,
     ) -> ExecutionResult:
+        # One result: a subscription cannot give one (graphql-core would call
+        # its resolver as a plain field, a logged internal error). strawberry's
+        # view allows them over HTTP for streaming transports, which this
+        # server does not offer (they would call ``stream``, not ``execute``);
+        # here they are refused like a mutation over GET.
+        allowed = frozenset(
+            DEFAULT_ALLOWED_OPERATION_TYPES
+            if allowed_operation_types is None
+            else allowed_operation_types
+        ) - {OperationType.SUBSCRIPTION}
         lean = self.lean
         document = lean.document(query) if lean is not None else None
-        if document is None:
-            return await super().execute(
-                query,
+        if document is not None:
+            assert lean is not None
+            return await lean.execute(
+                document,
                 variable_values,
                 context_value,
                 root_value,
                 operation_name,
-                allowed_operation_types,
+                allowed,
                 operation_extensions,
             )
-        assert lean is not None
-        return await lean.execute(
-            document,
+        result = await super().execute(
+            query,
             variable_values,
             context_value,
             root_value,
             operation_name,
-            DEFAULT_ALLOWED_OPERATION_TYPES
-            if allowed_operation_types is None
-            else allowed_operation_types,
+            allowed,
             operation_extensions,
         )
+        # strawberry answers an exception raised around the extension's hooks
+        # (e.g. by a validation rule) with the bare exception message and no
+        # code; mask and count it like any other unexpected error.
+        errors = result.errors
+        if errors and any("code" not in (e.extensions or {}) for e in errors):
+            on_error = self.on_error
+            result.errors = [
+                e if "code" in (e.extensions or {}) else translate_errors([e], on_error)[0]
+                for e in errors
+            ]
+        return result
 
 
 def build_schema(
@@ -138,6 +158,7 @@ def build_schema(
         # Plain selections (a page's edges and nodes) skip per-field execution.
         execution_context_class=LeanExecutor,
     )
+    schema.on_error = on_error
     # The lean path stands for exactly one extension; schema directives or
     # incremental delivery would add behaviour it does not have.
     if not schema.directives and not config.enable_experimental_incremental_execution:
