@@ -159,13 +159,17 @@ def project(event: EventView, docs: Mapping[str, Doc | None]) -> Effects:
     it does not exist yet. Nothing in ``docs`` is modified; the returned
     documents are new objects, though they may share unchanged nested values
     with the input. A type on a subject it does not fit
-    (:func:`ledger.projections.subjects.fits`) changes no document.
+    (:func:`ledger.projections.subjects.fits`) projects nothing: no document
+    and no lineage edge (its edges would hang off a subject of the wrong kind,
+    e.g. an ``incident.opened`` on ``model:m`` making the model "affect" things).
     """
     handler = _HANDLERS.get(event["type"])
     ctx = Context(event, docs)
     ref = parse_or_none(event["subject"])
     # A subject of another kind would have the handler write its shape under a
     # key another type owns (see ledger.projections.subjects): nothing to project.
-    if handler is not None and ref is not None and fits(event["type"], ref):
+    if ref is not None and not fits(event["type"], ref):
+        return ctx.effects([])
+    if handler is not None and ref is not None:
         handler(ctx)
     return ctx.effects(edges_for(event))

@@ -160,3 +160,31 @@ def test_every_type_on_every_subject_appends_or_is_refused(store: EventStore) ->
     assert "registered_seq" in incremental["docs"]["dataset:d@1"]  # type: ignore[index]
     ledger.rebuild_projections()
     assert _state(store) == incremental
+
+
+@pytest.mark.parametrize(
+    ("type", "subject", "data"),
+    [
+        ("incident.opened", "model:m1", {"severity": "sev2", "affected": ["deployment:m1/prod"]}),
+        ("rollout.stage.changed", "model:m1@1", {"version": "model:m1@2", "strategy": "canary"}),
+        ("model.version.registered", "dataset:d@1", {"trained_on": ["dataset:e@1"]}),
+        ("dataset.version.registered", "policy:strict@2", {"digest": "sha256:0"}),
+        ("test.result.recorded", "model:m1", {"kind": "unit", "evaluated_on": "dataset:d@1"}),
+    ],
+)
+def test_an_event_on_a_subject_it_does_not_fit_records_no_lineage_edge(
+    store: EventStore, type: str, subject: str, data: dict[str, object]
+) -> None:
+    """Replayed as nothing means no edge either: a misplaced event is not lineage."""
+    ledger = Ledger(store, clock=StepClock(), new_id=id_factory())
+    plain = Ledger(store, clock=StepClock(), new_id=_plain_ids(), project=False)
+    ledger.append([EventDraft.create("model.registered", "model:m1", {"owner": "o"})], "admin")
+    draft = EventDraft.create(type, subject, data)
+    with pytest.raises(InvalidEvent):
+        ledger.append([draft], "admin")
+    seq = plain.append([draft], "admin")[0].seq
+    ledger.append([EventDraft.create("custom.thing", "model:m1", {})], "admin")  # catch up
+    edges = store.edges()  # type: ignore[attr-defined]
+    assert [e for e in edges if e[3] == seq] == []
+    ledger.rebuild_projections()
+    assert [e for e in store.edges() if e[3] == seq] == []  # type: ignore[attr-defined]
