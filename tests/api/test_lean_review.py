@@ -163,3 +163,19 @@ def test_an_exception_in_validation_is_masked_and_counted_once(
     ]
     assert codes == ["internal_error"]
     assert "secret detail" in caplog.text  # the server log has it
+
+
+@pytest.mark.parametrize(
+    "body", [b'"x"', b"3", b"null", b"true", b'[{"query": "{ __typename }"}, 1]']
+)
+def test_a_body_that_is_not_an_object_is_a_bad_request(
+    any_client: TestClient, headers: Headers, body: bytes
+) -> None:
+    """strawberry read such a body with .get(): an AttributeError, a 500."""
+    response = any_client.post(
+        "/graphql",
+        content=body,
+        headers={**headers("auditor"), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    assert "must be a JSON object" in response.text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from cross_web import HTTPException
 from starlette.concurrency import run_in_threadpool
@@ -73,6 +75,17 @@ class GraphQLView(GraphQL[Context, None]):
         # orjson.JSONDecodeError subclasses json.JSONDecodeError, which the base
         # class turns into a 400.
         return orjson.loads(data)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        # strawberry reads a body's fields with .get(): a bare string, number or
+        # null (or such a batch item) would be an AttributeError, i.e. a 500.
+        parsed = super().parse_json(data)
+        items = parsed if isinstance(parsed, list) else [parsed]
+        if not all(isinstance(item, dict) for item in items):
+            raise HTTPException(
+                400, "The request body must be a JSON object (or a list of them for a batch)."
+            )
+        return parsed
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
