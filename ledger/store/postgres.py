@@ -37,8 +37,9 @@ process killed mid-append loses its connection, so the server rolls the
 batch back and frees the lock; nothing was acknowledged, nothing is partial.
 
 Append-only: statement-level triggers refuse UPDATE, DELETE and TRUNCATE on
-``events``, ``merkle_nodes`` and ``checkpoints``; a superuser can disable
-them, which is why ``verify`` re-derives everything from the bytes.
+``events``, ``merkle_runs`` (the Merkle nodes, a run of one level per row) and
+``checkpoints``; a superuser can disable them, which is why ``verify``
+re-derives everything from the bytes.
 """
 
 from __future__ import annotations
@@ -60,12 +61,19 @@ from ledger.store.postgres_rows import (
     Conn,
     PostgresTransaction,
     copy_nodes,
+    count_nodes,
     fetch_nodes,
     find_events,
     get_meta,
+    node_page,
     read_head,
 )
-from ledger.store.postgres_schema import append_only_trigger, migrate
+from ledger.store.postgres_schema import (
+    append_only_trigger,
+    merkle_runs_ddl,
+    merkle_runs_keys,
+    migrate,
+)
 from ledger.store.postgres_session import CONNECT_TIMEOUT_S, configure, describe, redact, translated
 from ledger.store.protocol import Head, NodeId, StoredCheckpoint, StoreError, TokenRecord
 
@@ -251,41 +259,31 @@ class PostgresStore:
     def merkle_node_page(self, level: int, start_idx: int, limit: int) -> list[tuple[int, bytes]]:
         """Stored nodes of one level with idx >= start_idx, in idx order."""
         with self._conn("cannot read Merkle nodes") as conn:
-            cursor = conn.cursor(binary=True)
-            cursor.execute(
-                "SELECT idx, hash FROM merkle_nodes WHERE level = %s AND idx >= %s"
-                " ORDER BY idx LIMIT %s",
-                (level, start_idx, limit),
-            )
-            return [(int(idx), bytes(hash_)) for idx, hash_ in cursor]
+            return node_page(conn, level, start_idx, limit)
 
     def merkle_node_count(self) -> int:
         with self._conn("cannot count Merkle nodes") as conn:
-            row = conn.execute("SELECT count(*) FROM merkle_nodes").fetchone()
-        return 0 if row is None else int(row[0])
+            return count_nodes(conn)
 
     def reset_merkle(self, nodes: Iterator[Sequence[tuple[int, int, bytes]]]) -> None:
         # Merkle nodes are derived data. The triggers refuse DELETE and
         # TRUNCATE, so rebuilding fills a fresh table and swaps it in, all in
         # one transaction under the append lock (no append can add nodes to
-        # the old table meanwhile). The primary key is built after loading;
-        # the index is renamed so the next rebuild can reuse the _new names.
+        # the old table meanwhile). The keys are built after loading; their
+        # indexes are renamed so the next rebuild can reuse the _new names.
         with self._write("cannot rebuild the Merkle tree") as conn:
-            conn.execute("DROP TABLE IF EXISTS merkle_nodes_new")
-            conn.execute(
-                "CREATE TABLE merkle_nodes_new"
-                " (level INTEGER NOT NULL, idx BIGINT NOT NULL, hash BYTEA NOT NULL)"
-            )
+            conn.execute("DROP TABLE IF EXISTS merkle_runs_new")
+            for statement in merkle_runs_ddl("merkle_runs_new"):
+                conn.execute(statement)
             for chunk in nodes:
-                copy_nodes(conn, "merkle_nodes_new", chunk)
-            conn.execute(
-                "ALTER TABLE merkle_nodes_new"
-                " ADD CONSTRAINT merkle_nodes_new_pkey PRIMARY KEY (level, idx)"
-            )
-            conn.execute("DROP TABLE merkle_nodes")
-            conn.execute("ALTER TABLE merkle_nodes_new RENAME TO merkle_nodes")
-            conn.execute("ALTER INDEX merkle_nodes_new_pkey RENAME TO merkle_nodes_pkey")
-            conn.execute(append_only_trigger("merkle_nodes"))
+                copy_nodes(conn, "merkle_runs_new", chunk)
+            for statement in merkle_runs_keys("merkle_runs_new"):
+                conn.execute(statement)
+            conn.execute("DROP TABLE merkle_runs")
+            conn.execute("ALTER TABLE merkle_runs_new RENAME TO merkle_runs")
+            conn.execute("ALTER INDEX merkle_runs_new_pkey RENAME TO merkle_runs_pkey")
+            conn.execute("ALTER INDEX merkle_runs_new_disjoint RENAME TO merkle_runs_disjoint")
+            conn.execute(append_only_trigger("merkle_runs"))
 
     def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
         with self._conn("cannot store the checkpoint") as conn:

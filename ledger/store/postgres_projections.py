@@ -113,7 +113,7 @@ TESTS_MIGRATION: list[LiteralString] = [
 """Migration 6: test results as rows of ``proj_tests``."""
 
 TESTS_DROP: list[LiteralString] = ["DROP TABLE IF EXISTS proj_tests"]
-"""Migration 8 (to add to ``postgres_schema.MIGRATIONS``): test results are read from the events.
+"""Migration 9 (``postgres_schema.MIGRATIONS``): test results are read from the events.
 
 A writer of an older version would read the rows that stopped changing, and
 judge a gated draft on stale results; without the table it fails instead.

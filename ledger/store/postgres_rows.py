@@ -5,10 +5,16 @@ write transaction sends its statements in pipelines (see
 ``PostgresTransaction``); large batches go through binary ``COPY`` (no text
 escaping of the bodies), streamed while the caller goes on, and lookups by
 many ids or node ids are one query each (``unnest``), not one per item.
+
+Merkle nodes are stored as runs (migration 8, ``postgres_schema.merkle_runs_ddl``):
+one ``merkle_runs`` row holds the hashes of consecutive nodes of one level, so
+a node is found by the run starting at or before its index (one backward
+probe of the primary key) and cut out of it with ``substring``.
 """
 
 from __future__ import annotations
 
+import itertools
 import operator
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
@@ -22,6 +28,7 @@ from psycopg.rows import TupleRow
 from ledger.events import Event
 from ledger.merkle.hashing import leaf_hash
 from ledger.store import postgres_projections
+from ledger.store.postgres_schema import RUN_MAX
 from ledger.store.protocol import Head, IdsTaken, NodeId, StoreError
 
 __all__ = [
@@ -30,9 +37,12 @@ __all__ = [
     "IdsTaken",
     "PostgresTransaction",
     "copy_nodes",
+    "count_nodes",
     "fetch_nodes",
     "find_events",
     "get_meta",
+    "node_page",
+    "node_runs",
     "read_head",
 ]
 
@@ -46,13 +56,27 @@ _COPY_FROM = 8
 INSERT, which costs one round trip where COPY costs two."""
 
 _HEAD: LiteralString = "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
-_FRONTIER: LiteralString = """
+
+
+def _nodes_of(wanted: LiteralString) -> LiteralString:
+    """(level, idx, hash) of every stored node among ``wanted``'s (level, idx) rows."""
+    return f"""
+    SELECT q.level, q.idx, substring(r.hashes FROM (q.idx - r.first_idx)::int4 * 32 + 1 FOR 32)
+    FROM {wanted} CROSS JOIN LATERAL (
+        SELECT m.first_idx, m.hashes FROM merkle_runs AS m
+        WHERE m.level = q.level AND m.first_idx <= q.idx
+        ORDER BY m.first_idx DESC LIMIT 1
+    ) AS r
+    WHERE q.idx < r.first_idx + length(r.hashes) / 32"""
+
+
+_FRONTIER: LiteralString = f"""
     WITH head AS (SELECT coalesce(max(seq), 0) AS size FROM events),
     frontier AS (
         SELECT level, (size >> level) - 1 AS idx FROM head, generate_series(1, 62) AS level
         WHERE (size >> level) & 1 = 1
     )
-    SELECT m.level, m.idx, m.hash FROM merkle_nodes AS m JOIN frontier USING (level, idx)
+    {_nodes_of("frontier AS q")}
     UNION ALL
     SELECT 0, seq - 1, body FROM events, head WHERE seq = size AND size % 2 = 1
 """
@@ -69,7 +93,12 @@ probes the unique index once per id."""
 _INSERT_EVENT: LiteralString = (
     f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%b)"
 )
-_INSERT_NODE: LiteralString = "INSERT INTO merkle_nodes (level, idx, hash) VALUES (%s, %s, %b)"
+_INSERT_RUN: LiteralString = (
+    "INSERT INTO merkle_runs (level, first_idx, hashes) VALUES (%s, %s, %b)"
+)
+_COPY_RUNS_FROM = 64
+"""A write of fewer runs (a 1,000-event append makes about a dozen) goes as pipelined
+INSERTs with ``COMMIT``, in its round trip; COPY would cost two more."""
 _ANNOUNCE: LiteralString = "SELECT pg_notify(%s, %s)"
 """Sent with COMMIT by a transaction that appended (migration 7 dropped the trigger that did
 it): NOTIFY is delivered only if the transaction commits, in commit order."""
@@ -85,7 +114,7 @@ class PostgresTransaction:
 
     Round trips, not rows, are what an append pays for while every other
     writer waits on the lock, so the transaction costs two of them when the
-    batch is small (four more for COPY when it is large):
+    batch is small (two more for the events' COPY when it is large):
 
     - it starts with its first call, which sends ``BEGIN``, the lock, the head
       query, the head's Merkle frontier and, when that first call is
@@ -94,9 +123,10 @@ class PostgresTransaction:
       (see ``ledger.store.postgres``);
     - small batches of events, and Merkle nodes, are kept until the commit (or
       until a read that could see them), then sent with ``COMMIT``: as
-      pipelined INSERTs in the commit's round trip, or by binary COPY first
-      when there are many nodes; the ``NOTIFY`` announcing the append
-      (``announce``) goes with them;
+      pipelined INSERTs in the commit's round trip (a 1,000-event batch's
+      nodes are a dozen ``merkle_runs`` rows), or by binary COPY first when
+      there are ``_COPY_RUNS_FROM`` runs or more; the ``NOTIFY`` announcing
+      the append (``announce``) goes with them;
     - a large batch of events (``_COPY_FROM`` or more) is streamed by binary
       COPY as soon as it is inserted, and the COPY is left open: the server
       indexes the rows while the service computes the Merkle tree. Whatever
@@ -125,6 +155,7 @@ class PostgresTransaction:
         self._head: Head | None = None
         self._events: list[Event] = []
         self._nodes: list[tuple[int, int, bytes]] = []
+        self._runs: list[tuple[int, int, bytes]] = []  # the kept nodes as merkle_runs rows
         # Perfect-subtree hashes never change once complete, so any node read
         # here stays right for the whole transaction, whatever it appends.
         self._nodes_known: dict[NodeId, bytes] = {}
@@ -192,7 +223,7 @@ class PostgresTransaction:
         self._ensure_started()
         with self._ids_checked():
             self._write_large()
-            if self._events or self._nodes:
+            if self._events or self._runs:
                 with self._conn.pipeline():
                     self._write_small()
 
@@ -226,6 +257,7 @@ class PostgresTransaction:
                 raise
             self._events.clear()
             self._nodes.clear()
+            self._runs.clear()
             raise IdsTaken(
                 "append refused: an id given as new is already stored; nothing was written",
                 suggestion="append again looking the ids up (events_by_id)",
@@ -235,6 +267,7 @@ class PostgresTransaction:
         """Drop what is kept and cancel an open COPY (the caller rolls back)."""
         self._events.clear()
         self._nodes.clear()
+        self._runs.clear()
         self._abort_copy()
 
     def rollback(self) -> None:
@@ -246,19 +279,23 @@ class PostgresTransaction:
         """COPY what is large (COPY cannot run in a pipeline; it costs two round trips)."""
         if self._copying is not None:
             self._end_copy()
-        if len(self._nodes) >= _COPY_FROM:
-            copy_nodes(self._conn, "merkle_nodes", self._nodes)
+        if self._nodes:
+            self._runs.extend(node_runs(self._nodes))
             self._nodes = []
+        if len(self._runs) >= _COPY_RUNS_FROM:
+            _copy_runs(self._conn, "merkle_runs", self._runs)
+            self._runs = []
 
     def _write_small(self) -> None:
-        """Queue INSERTs of what is left (the caller is in a pipeline)."""
+        """Queue INSERTs of what is left (the caller is in a pipeline, after ``_write_large``,
+        which turned the kept nodes into runs)."""
         cursor = self._conn.cursor()
         if self._events:
             cursor.executemany(_INSERT_EVENT, [_event_row(e) for e in self._events])
             self._events = []
-        if self._nodes:
-            cursor.executemany(_INSERT_NODE, self._nodes)
-            self._nodes = []
+        if self._runs:
+            cursor.executemany(_INSERT_RUN, self._runs)
+            self._runs = []
 
     def head(self) -> Head:
         self._ensure_started()
@@ -396,18 +433,129 @@ def get_meta(conn: Conn, key: str) -> str | None:
     return None if row is None else str(row[0])
 
 
-def copy_nodes(conn: Conn, table: LiteralString, nodes: Sequence[tuple[int, int, bytes]]) -> None:
-    if not nodes:
-        return
-    if len(nodes) < _COPY_FROM:
-        conn.cursor().executemany(
-            f"INSERT INTO {table} (level, idx, hash) VALUES (%s, %s, %b)", nodes
+def node_runs(nodes: Sequence[tuple[int, int, bytes]]) -> list[tuple[int, int, bytes]]:
+    """``merkle_runs`` rows (level, first_idx, hashes) holding ``nodes`` (level, idx, hash).
+
+    ``append_leaves`` hands over each level's nodes consecutive and in order,
+    which costs no Python work per node here; anything else is sorted first.
+
+    Raises:
+        StoreError: a node is given twice, or a hash is not 32 bytes long.
+    """
+    runs: list[tuple[int, int, bytes]] = []
+    for level, group in itertools.groupby(nodes, operator.itemgetter(0)):
+        items = list(group)
+        idxs = list(map(_IDX, items))
+        first = idxs[0]
+        if idxs != list(range(first, first + len(idxs))):
+            runs.extend(_scattered_runs(level, items))
+            continue
+        hashes = b"".join(map(_HASH, items))
+        if len(hashes) != 32 * len(items):
+            raise StoreError(f"a Merkle node hash of level {level} is not 32 bytes long")
+        step = 32 * RUN_MAX
+        runs.extend(
+            (level, first + k // 32, hashes[k : k + step]) for k in range(0, len(hashes), step)
         )
-        return
-    with conn.cursor().copy(f"COPY {table} (level, idx, hash) FROM STDIN (FORMAT BINARY)") as copy:
+    return runs
+
+
+_IDX = operator.itemgetter(1)
+_HASH = operator.itemgetter(2)
+
+
+def _scattered_runs(
+    level: int, items: list[tuple[int, int, bytes]]
+) -> list[tuple[int, int, bytes]]:
+    """``node_runs`` for one level's nodes that are out of order or not consecutive."""
+    items = sorted(items, key=_IDX)
+    if any(a[1] == b[1] for a, b in itertools.pairwise(items)):
+        raise StoreError(f"Merkle node ({level}, {items[0][1]}…) is given twice")
+    runs: list[tuple[int, int, bytes]] = []
+    start = 0
+    for k in range(1, len(items) + 1):
+        if k == len(items) or items[k][1] != items[k - 1][1] + 1:
+            runs.extend(node_runs(items[start:k]))
+            start = k
+    return runs
+
+
+def _copy_runs(conn: Conn, table: LiteralString, runs: Sequence[tuple[int, int, bytes]]) -> None:
+    with conn.cursor().copy(
+        f"COPY {table} (level, first_idx, hashes) FROM STDIN (FORMAT BINARY)"
+    ) as copy:
         copy.set_types(["int4", "int8", "bytea"])
-        for node in nodes:
-            copy.write_row(node)
+        for run in runs:
+            copy.write_row(run)
+
+
+def copy_nodes(conn: Conn, table: LiteralString, nodes: Sequence[tuple[int, int, bytes]]) -> None:
+    """Store ``nodes`` (level, idx, hash) as runs into ``table`` (a ``merkle_runs_ddl`` table)."""
+    runs = node_runs(nodes)
+    if len(runs) >= _COPY_RUNS_FROM:
+        _copy_runs(conn, table, runs)
+    elif runs:
+        conn.cursor().executemany(
+            f"INSERT INTO {table} (level, first_idx, hashes) VALUES (%s, %s, %b)", runs
+        )
+
+
+_PAGE: LiteralString = """
+    WITH lo AS (
+        SELECT coalesce(
+            (SELECT r.first_idx FROM (
+                SELECT first_idx, hashes FROM merkle_runs
+                WHERE level = %(level)s AND first_idx <= %(at)s
+                ORDER BY first_idx DESC LIMIT 1
+             ) AS r WHERE r.first_idx + length(r.hashes) / 32 > %(at)s),
+            (SELECT min(first_idx) FROM merkle_runs WHERE level = %(level)s AND first_idx > %(at)s)
+        ) AS first_idx
+    )
+    SELECT m.first_idx, m.hashes FROM merkle_runs AS m, lo
+    WHERE m.level = %(level)s AND m.first_idx >= lo.first_idx
+        AND m.first_idx < greatest(lo.first_idx, %(at)s) + %(need)s
+    ORDER BY m.first_idx
+"""
+"""The runs holding a level's nodes from index ``at`` on: from the run holding ``at`` (else
+the next one, past a gap) up to ``need`` indices further."""
+
+
+def node_page(conn: Conn, level: int, start_idx: int, limit: int) -> list[tuple[int, bytes]]:
+    """Up to ``limit`` stored nodes (idx, hash) of ``level`` with idx >= ``start_idx``, by idx.
+
+    A node is what ``fetch_nodes`` reads: cut from the run starting last at or
+    before its index, if that run reaches it; so a run inserted over another
+    (only possible behind the store's back) shadows it here as in proofs, and
+    verify compares what proofs use. One query when the level has no gap
+    there; each gap costs one more.
+    """
+    out: list[tuple[int, bytes]] = []
+    at = start_idx
+    cursor = conn.cursor(binary=True)
+    while len(out) < limit:
+        need = limit - len(out)
+        cursor.execute(_PAGE, {"level": level, "at": at, "need": need})
+        rows = cursor.fetchall()
+        if not rows:
+            break
+        upper = max(int(rows[0][0]), at) + need  # the window's end: the next query's start
+        for first_idx, raw in rows:
+            first, hashes = int(first_idx), bytes(raw)
+            while out and out[-1][0] >= max(first, at):
+                out.pop()  # shadowed by this later run
+            lo, hi = max(at, first) - first, min(len(hashes) // 32, upper - first)
+            pieces = [hashes[k : k + 32] for k in range(32 * lo, 32 * hi, 32)]
+            out.extend(zip(range(first + lo, first + hi), pieces, strict=True))
+        at = upper
+    return out[:limit]
+
+
+def count_nodes(conn: Conn) -> int:
+    row = conn.execute("SELECT coalesce(sum(length(hashes) / 32), 0) FROM merkle_runs").fetchone()
+    return 0 if row is None else int(row[0])
+
+
+_NODES: LiteralString = _nodes_of("unnest(%s::int4[], %s::int8[]) AS q(level, idx)")
 
 
 def fetch_nodes(conn: Conn, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
@@ -421,11 +569,7 @@ def fetch_nodes(conn: Conn, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
         for seq, body in cursor:
             out[(0, int(seq) - 1)] = leaf_hash(bytes(body))
     if inner:
-        cursor.execute(
-            "SELECT m.level, m.idx, m.hash FROM merkle_nodes AS m"
-            " JOIN unnest(%s::int4[], %s::int8[]) AS q(level, idx) USING (level, idx)",
-            ([level for level, _ in inner], [idx for _, idx in inner]),
-        )
+        cursor.execute(_NODES, ([level for level, _ in inner], [idx for _, idx in inner]))
         for level, idx, hash_ in cursor:
             out[(int(level), int(idx))] = bytes(hash_)
     return out

@@ -20,10 +20,19 @@ from ledger.store.postgres_projections import (
     HISTORY_DDL,
     PROJECTION_DDL,
     SERVING_DDL,
+    TESTS_DROP,
     TESTS_MIGRATION,
 )
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "append_only_trigger", "migrate"]
+__all__ = [
+    "MIGRATIONS",
+    "RUN_MAX",
+    "SCHEMA_VERSION",
+    "append_only_trigger",
+    "merkle_runs_ddl",
+    "merkle_runs_keys",
+    "migrate",
+]
 
 _GUARD = "ledger_refuse_change"
 
@@ -42,6 +51,58 @@ def append_only_trigger(table: LiteralString) -> LiteralString:
         f" BEFORE UPDATE OR DELETE OR TRUNCATE ON {table}"
         f" FOR EACH STATEMENT EXECUTE FUNCTION {_GUARD}()"
     )
+
+
+RUN_MAX = 248
+"""Most hashes in one ``merkle_runs`` row: 7,936 bytes, so a row stays under the table's
+``toast_tuple_target`` and is stored inline (one heap tuple, read without a TOAST lookup)."""
+
+
+_IDX_LIMIT = (1 << 56) - 1
+"""Node indices fit in 56 bits (2**56 events), the level above them (``merkle_runs_keys``)."""
+
+
+def merkle_runs_ddl(table: LiteralString) -> list[LiteralString]:
+    """The Merkle node table (migration 8 and ``PostgresStore.reset_merkle``), without its
+    keys (``merkle_runs_keys``: rebuild adds them after loading) and its append-only trigger.
+
+    One row holds the hashes of consecutive nodes of one level, from ``first_idx`` on,
+    32 bytes each: a 1,000-event append writes about a dozen rows where one per node
+    wrote a thousand (heap tuples, index entries, WAL records and COPY rows).
+    """
+    return [
+        f"""CREATE TABLE {table} (
+            level INTEGER NOT NULL,
+            first_idx BIGINT NOT NULL,
+            hashes BYTEA NOT NULL
+                CONSTRAINT whole_hashes CHECK (length(hashes) > 0 AND length(hashes) % 32 = 0),
+            CONSTRAINT node_position
+                CHECK (level BETWEEN 1 AND 62 AND first_idx BETWEEN 0 AND {_IDX_LIMIT})
+        ) WITH (toast_tuple_target = 8160)""",
+        # SHA-256 output does not compress: never try to.
+        f"ALTER TABLE {table} ALTER COLUMN hashes SET STORAGE EXTERNAL",
+    ]
+
+
+def merkle_runs_keys(table: LiteralString) -> list[LiteralString]:
+    """The keys of a ``merkle_runs_ddl`` table: ``<table>_pkey`` and ``<table>_disjoint``.
+
+    Beyond the primary key (the lookup index), runs of a level may not
+    overlap, as one row per node could not hold a node twice: otherwise an
+    INSERT alone, with every trigger on, could shadow a stored node (lookups
+    read the run starting last at or before an index). A GiST index over each
+    run's span, level and index in one bigint (``node_position`` keeps it in
+    range), checks it; a 1,000-event append adds a dozen entries to it.
+    """
+    return [
+        f"ALTER TABLE {table} ADD CONSTRAINT {table}_pkey PRIMARY KEY (level, first_idx)",
+        f"""ALTER TABLE {table} ADD CONSTRAINT {table}_disjoint EXCLUDE USING gist (
+            int8range(
+                (level::int8 << 56) + first_idx,
+                (level::int8 << 56) + first_idx + length(hashes) / 32
+            ) WITH &&
+        )""",
+    ]
 
 
 _V1: list[LiteralString] = [
@@ -126,6 +187,27 @@ _V7: list[LiteralString] = [
     "DROP FUNCTION ledger_announce_append()",
 ]
 
+_V8: list[LiteralString] = [
+    # One row per run of consecutive nodes of a level instead of one per node
+    # (merkle_runs_ddl). Each maximal run of consecutive stored indices becomes
+    # rows of at most RUN_MAX hashes (split at multiples of RUN_MAX). A hash
+    # that is not 32 bytes long (no writer stores one) is left out rather
+    # than shifting its neighbours: verify reports the node count (run rebuild).
+    *merkle_runs_ddl("merkle_runs"),
+    f"""INSERT INTO merkle_runs (level, first_idx, hashes)
+        SELECT level, min(idx), string_agg(hash, ''::bytea ORDER BY idx)
+        FROM (
+            SELECT level, idx, hash,
+                idx - row_number() OVER (PARTITION BY level ORDER BY idx) AS run
+            FROM merkle_nodes WHERE length(hash) = 32
+        ) AS nodes
+        GROUP BY level, run, idx / {RUN_MAX}""",
+    *merkle_runs_keys("merkle_runs"),
+    # Triggers do not fire on DROP; the new table gets the same guard.
+    "DROP TABLE merkle_nodes",
+    append_only_trigger("merkle_runs"),
+]
+
 MIGRATIONS: Sequence[tuple[int, Sequence[LiteralString]]] = [
     (1, _V1),
     (2, _V2),
@@ -134,6 +216,8 @@ MIGRATIONS: Sequence[tuple[int, Sequence[LiteralString]]] = [
     (5, _V5),
     (6, _V6),
     (7, _V7),
+    (8, _V8),
+    (9, TESTS_DROP),
 ]
 """(version, statements) in order; append new versions, never edit old ones."""
 

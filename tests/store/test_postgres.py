@@ -35,7 +35,8 @@ from ledger.events import Event
 from ledger.note import generate_signer
 from ledger.service import Ledger
 from ledger.store import EventStore, open_store, postgres_schema, postgres_session
-from ledger.store.postgres_schema import MIGRATIONS, SCHEMA_VERSION, migrate
+from ledger.store.postgres_rows import EVENT_COLUMNS, node_page, node_runs
+from ledger.store.postgres_schema import MIGRATIONS, RUN_MAX, SCHEMA_VERSION, migrate
 from ledger.store.protocol import StoredCheckpoint, TokenRecord
 from tests.helpers import draft
 
@@ -62,7 +63,7 @@ def _seqs(store: EventStore) -> list[int]:
 # ---- append-only in the database ---------------------------------------------------
 
 
-@pytest.mark.parametrize("table", ["events", "merkle_nodes", "checkpoints"])
+@pytest.mark.parametrize("table", ["events", "merkle_runs", "checkpoints"])
 @pytest.mark.parametrize(
     "statement",
     ["UPDATE {t} SET {c} = {c}", "DELETE FROM {t}", "TRUNCATE {t}"],
@@ -74,7 +75,7 @@ def test_the_database_refuses_update_delete_and_truncate(
     ledger.signer = generate_signer("test.example/ledger")
     ledger.append([draft(i) for i in range(4)], "ci")
     ledger.checkpoint()
-    column = {"events": "actor", "merkle_nodes": "hash", "checkpoints": "note"}[table]
+    column = {"events": "actor", "merkle_runs": "hashes", "checkpoints": "note"}[table]
     with _raw(store_url) as conn, pytest.raises(pg_errors.RestrictViolation, match="append-only"):
         conn.execute(statement.format(t=table, c=column))
     assert ledger.verify().ok
@@ -90,11 +91,56 @@ def test_rebuilding_the_tree_twice_keeps_it_whole_and_append_only(
     assert ledger.store.merkle_node_count() == count
     ledger.append([draft(20)], "ci")
     assert ledger.verify().ok
-    with _raw(store_url) as conn, pytest.raises(pg_errors.RestrictViolation, match="append-only"):
-        conn.execute("DELETE FROM merkle_nodes")
+    with _raw(store_url) as conn:
+        names = conn.execute(
+            "SELECT conname FROM pg_constraint WHERE conrelid = 'merkle_runs'::regclass"
+        ).fetchall()
+        assert sorted(n for (n,) in names) == [
+            "merkle_runs_disjoint",
+            "merkle_runs_pkey",
+            "node_position",
+            "whole_hashes",
+        ]
+        with pytest.raises(pg_errors.ExclusionViolation):
+            conn.execute("INSERT INTO merkle_runs VALUES (1, 3, %s)", (b"\x07" * 64,))
+        with pytest.raises(pg_errors.RestrictViolation, match="append-only"):
+            conn.execute("DELETE FROM merkle_runs")
+
+
+@pytest.mark.parametrize(
+    ("level", "first_idx", "count"),
+    [(1, 1, 1), (1, 2, 3), (2, 0, 2), (1, 0, 1)],
+    ids=["inside", "over-the-end", "whole-level", "same-start"],
+)
+def test_the_database_refuses_a_run_over_stored_nodes(
+    store_url: str, ledger: Ledger, level: int, first_idx: int, count: int
+) -> None:
+    # One row per node could not hold a node twice (its primary key); runs
+    # may not overlap either, or an INSERT alone could shadow a stored node.
+    ledger.append([draft(i) for i in range(6)], "ci")  # level 1: 0..2, level 2: 0
+    root = ledger.root()
+    with _raw(store_url) as conn, pytest.raises(pg_errors.IntegrityError):
+        conn.execute(
+            "INSERT INTO merkle_runs VALUES (%s, %s, %s)", (level, first_idx, b"\x07" * 32 * count)
+        )
+    ledger.append([draft(6), draft(7)], "ci")  # the next runs still fit: (1, 3), (2, 1), (3, 0)
+    assert ledger.verify().ok
+    assert ledger.root(6) == root
 
 
 # ---- tampering by a superuser with the triggers off ----------------------------------
+
+
+def _edit_node(level: int, idx: int) -> str:
+    """SQL replacing the hash of stored node (level, idx) inside its merkle_runs row."""
+    at = f"(({idx} - first_idx)::int * 32 + 1)"
+    return (
+        f"UPDATE merkle_runs SET hashes = overlay(hashes PLACING"
+        f" sha256(substring(hashes FROM {at} FOR 32)) FROM {at} FOR 32)"
+        f" WHERE level = {level} AND first_idx <= {idx}"
+        f" AND first_idx + length(hashes) / 32 > {idx}"
+    )
+
 
 _REWRITE_SEQ_3 = (
     "UPDATE events SET body = t.b, hash = encode(sha256(t.b), 'hex') FROM"
@@ -128,13 +174,50 @@ _REWRITE_SEQ_3 = (
         ),
         (["DELETE FROM events WHERE seq >= 5"], 5, BreakKind.TRUNCATED),
         (["TRUNCATE events"], 1, BreakKind.TRUNCATED),
+        # The 6 events' level-1 nodes 0..2 are one merkle_runs row; node
+        # (1, 2) covers seqs 5..6, (2, 0) seqs 1..4, (1, 0) seqs 1..2.
+        ([_edit_node(1, 2)], 6, BreakKind.MERKLE_MISMATCH),
+        (["DELETE FROM merkle_runs WHERE level = 2"], 4, BreakKind.MERKLE_MISMATCH),
         (
-            ["UPDATE merkle_nodes SET hash = sha256(hash) WHERE level = 1 AND idx = 2"],
+            # A run inserted over another shadows its nodes in proofs: verify
+            # reads nodes the same way, so it names the first one shadowed.
+            [
+                "ALTER TABLE merkle_runs DROP CONSTRAINT merkle_runs_disjoint",
+                "INSERT INTO merkle_runs VALUES (1, 1, sha256('x') || sha256('y'))",
+            ],
+            4,
+            BreakKind.MERKLE_MISMATCH,
+        ),
+        (
+            # The run cut short: node (1, 2) is missing.
+            ["UPDATE merkle_runs SET hashes = substring(hashes FROM 1 FOR 64) WHERE level = 1"],
             6,
             BreakKind.MERKLE_MISMATCH,
         ),
+        (
+            # The run cut in two around a gap at (1, 0).
+            [
+                "WITH cut AS (DELETE FROM merkle_runs WHERE level = 1 RETURNING hashes)"
+                " INSERT INTO merkle_runs SELECT 1, 1, substring(hashes FROM 33) FROM cut"
+            ],
+            2,
+            BreakKind.MERKLE_MISMATCH,
+        ),
     ],
-    ids=["column", "body", "rehashed-body", "deleted", "swapped", "tail-cut", "truncated", "tree"],
+    ids=[
+        "column",
+        "body",
+        "rehashed-body",
+        "deleted",
+        "swapped",
+        "tail-cut",
+        "truncated",
+        "tree",
+        "tree-row-deleted",
+        "tree-run-shadowed",
+        "tree-run-shortened",
+        "tree-gap",
+    ],
 )
 def test_verify_names_the_seq_and_kind_of_an_edit_made_with_triggers_disabled(
     store_url: str, ledger: Ledger, statements: list[str], seq: int, kind: str
@@ -143,14 +226,34 @@ def test_verify_names_the_seq_and_kind_of_an_edit_made_with_triggers_disabled(
     ledger.append([draft(i) for i in range(6)], "ci")
     ledger.checkpoint()
     with _raw(store_url) as conn:
-        for table in ("events", "merkle_nodes"):
+        for table in ("events", "merkle_runs"):
             conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER ALL")
         for statement in statements:
             conn.execute(statement)
-        for table in ("events", "merkle_nodes"):
+        for table in ("events", "merkle_runs"):
             conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER ALL")
     report = Ledger(ledger.store).verify()
     assert (report.ok, report.first_bad_seq, report.kind) == (False, seq, kind)
+
+
+@pytest.mark.parametrize(("level", "idx"), [(1, 300), (1, 247), (1, 248), (3, 100), (9, 0)])
+def test_verify_finds_a_node_edited_anywhere_in_a_run(
+    store_url: str, ledger: Ledger, level: int, idx: int
+) -> None:
+    # Level 1 of 1,001 events is three rows (first_idx 0, 248, 496): the
+    # edited node sits inside a run, at a row's end or start, or alone.
+    ledger.append([draft(0)], "ci")
+    ledger.append([draft(n) for n in range(1000)], "ci")
+    with _raw(store_url) as conn:
+        conn.execute("ALTER TABLE merkle_runs DISABLE TRIGGER ALL")
+        assert conn.execute(_edit_node(level, idx)).rowcount == 1
+        conn.execute("ALTER TABLE merkle_runs ENABLE TRIGGER ALL")
+    report = Ledger(ledger.store).verify()
+    assert (report.ok, report.first_bad_seq, report.kind) == (
+        False,
+        (idx + 1) << level,
+        BreakKind.MERKLE_MISMATCH,
+    )
 
 
 # ---- serialized appends ------------------------------------------------------------
@@ -487,6 +590,131 @@ def test_a_database_at_an_older_version_is_brought_up_to_date_keeping_its_events
     with _raw(pg_url) as conn:
         versions = conn.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()
     assert versions == ALL_VERSIONS
+
+
+def test_a_version_7_database_keeps_its_merkle_nodes_as_runs_of_a_level(
+    pg_schema: SchemaFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Migration 8 turns one row per node into one per run of consecutive
+    # nodes: proofs, roots, verify and the node count must not change.
+    with pg_schema() as ref_url, pg_schema() as old_url:
+        ref = open_store(ref_url)
+        ledger = Ledger(ref, project=False)
+        for size in (1, 7, 300, 1, 1, 600, 2, 513):  # level 1 runs beyond RUN_MAX, lone nodes
+            ledger.append([draft(n) for n in range(size)], "ci")
+        events = list(ref.read())
+        head = len(events)
+        nodes = [
+            (level, idx, hash_)
+            for level in range(1, head.bit_length())
+            for idx, hash_ in ref.merkle_node_page(level, 0, head)
+        ]
+        assert len(nodes) == head - head.bit_count()
+        proofs = [ledger.inclusion_proof(seq) for seq in (1, 300, 911, head)]
+        old_proof = ledger.inclusion_proof(17, 309)
+        consistency = ledger.consistency_proof(309)
+        root = ledger.root()
+        ref.close()
+        with monkeypatch.context() as old_code:
+            old_code.setattr(postgres_schema, "MIGRATIONS", MIGRATIONS[:7])
+            old_code.setattr(postgres_schema, "SCHEMA_VERSION", 7)
+            open_store(old_url).close()
+        columns = EVENT_COLUMNS.split(", ")
+        with _raw(old_url) as conn, conn.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({', '.join(['%s'] * 10)})",
+                [tuple(getattr(e, c) for c in columns) for e in events],
+            )
+            cursor.executemany(
+                "INSERT INTO merkle_nodes (level, idx, hash) VALUES (%s, %s, %s)", nodes
+            )
+        store = open_store(old_url)
+        try:
+            upgraded = Ledger(store, project=False)
+            assert store.merkle_node_count() == len(nodes)
+            assert upgraded.root() == root
+            assert [upgraded.inclusion_proof(p.seq) for p in proofs] == proofs
+            assert upgraded.inclusion_proof(17, 309) == old_proof
+            assert upgraded.consistency_proof(309) == consistency
+            assert upgraded.verify().ok
+            with _raw(old_url) as conn:
+                assert conn.execute("SELECT to_regclass('merkle_nodes')").fetchone() == (None,)
+                rows = conn.execute(
+                    "SELECT level, count(*), sum(length(hashes) / 32), max(length(hashes) / 32)"
+                    " FROM merkle_runs GROUP BY level ORDER BY level"
+                ).fetchall()
+                for level, count, width, widest in rows:
+                    # Consecutive nodes are merged, RUN_MAX to a row at most.
+                    assert count <= width // RUN_MAX + 1, level
+                    assert widest <= RUN_MAX
+                with pytest.raises(pg_errors.RestrictViolation, match="append-only"):
+                    conn.execute("DELETE FROM merkle_runs WHERE level = 1")
+            upgraded.append([draft(n) for n in range(5)], "ci")
+            assert upgraded.verify().ok
+        finally:
+            store.close()
+
+
+def test_a_1000_event_append_stores_its_nodes_in_a_dozen_rows(
+    store_url: str, ledger: Ledger
+) -> None:
+    ledger.append([draft(0)], "ci")
+    ledger.append([draft(n) for n in range(1000)], "ci")
+    with _raw(store_url) as conn:
+        rows = conn.execute("SELECT count(*) FROM merkle_runs").fetchone()
+    assert rows is not None
+    assert rows[0] <= 14  # a run per level of ~500, 250, ... nodes; level 1 in 3 rows
+    assert ledger.store.merkle_node_count() == 1001 - (1001).bit_count()
+
+
+def test_node_runs_merge_consecutive_nodes_and_sort_the_rest() -> None:
+    h = [n.to_bytes(32) for n in range(600)]
+    assert node_runs([(1, 5, h[5]), (1, 6, h[6]), (2, 3, h[3])]) == [
+        (1, 5, h[5] + h[6]),
+        (2, 3, h[3]),
+    ]
+    long = node_runs([(1, n, h[n]) for n in range(600)])
+    assert [(level, first, len(hashes) // 32) for level, first, hashes in long] == [
+        (1, 0, RUN_MAX),
+        (1, RUN_MAX, RUN_MAX),
+        (1, 2 * RUN_MAX, 600 - 2 * RUN_MAX),
+    ]
+    assert node_runs([(1, 9, h[9]), (1, 3, h[3]), (1, 4, h[4])]) == [
+        (1, 3, h[3] + h[4]),
+        (1, 9, h[9]),
+    ]
+    with pytest.raises(StoreError, match="twice"):
+        node_runs([(1, 3, h[3]), (1, 3, h[4])])
+    with pytest.raises(StoreError, match="32 bytes"):
+        node_runs([(1, 3, b"short")])
+
+
+def test_a_node_page_reads_across_runs_and_gaps(store_url: str, store: EventStore) -> None:
+    h = [bytes([n]) * 32 for n in range(40)]
+    with _raw(store_url) as conn, conn.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO merkle_runs (level, first_idx, hashes) VALUES (%s, %s, %s)",
+            [(1, 0, b"".join(h[0:3])), (1, 3, b"".join(h[3:5])), (1, 9, b"".join(h[9:12]))]
+            + [(1, n, h[n]) for n in range(20, 40)]
+            + [(2, 0, h[0])],
+        )
+        page = store.merkle_node_page
+        assert page(1, 0, 4) == [(n, h[n]) for n in range(4)]
+        assert page(1, 2, 3) == [(2, h[2]), (3, h[3]), (4, h[4])]
+        assert page(1, 4, 3) == [(4, h[4]), (9, h[9]), (10, h[10])]  # past the gap 5..8
+        assert page(1, 6, 2) == [(9, h[9]), (10, h[10])]  # from inside the gap
+        assert page(1, 11, 30) == [(n, h[n]) for n in [11, *range(20, 40)]]
+        assert page(1, 40, 5) == []
+        assert page(3, 0, 5) == []
+        with conn.transaction():
+            assert node_page(conn, 1, 18, 25) == [(n, h[n]) for n in range(20, 40)]
+        assert store.merkle_node_count() == 3 + 2 + 3 + 20 + 1
+        assert store.merkle_nodes([(1, 4), (1, 5), (1, 11), (1, 39), (2, 0), (2, 1)]) == {
+            (1, 4): h[4],
+            (1, 11): h[11],
+            (1, 39): h[39],
+            (2, 0): h[0],
+        }
 
 
 def test_a_database_at_a_newer_schema_version_is_refused(store_url: str, store: EventStore) -> None:
