@@ -55,32 +55,28 @@ from psycopg.rows import TupleRow
 
 from ledger.events import Event
 from ledger.store import postgres_projections as proj
+from ledger.store.postgres_events import EVENT_COLUMNS, find_events, read_head
 from ledger.store.postgres_listen import AppendListener, channel_for
-from ledger.store.postgres_rows import (
-    EVENT_COLUMNS,
-    Conn,
-    PostgresTransaction,
-    copy_nodes,
-    count_nodes,
-    fetch_nodes,
-    find_events,
-    get_meta,
-    node_page,
-    read_head,
-)
+from ledger.store.postgres_rows import PostgresTransaction, get_meta
+from ledger.store.postgres_runs import copy_nodes, count_nodes, fetch_nodes, node_page
 from ledger.store.postgres_schema import (
+    APPEND_LOCK,
     append_only_trigger,
     merkle_runs_ddl,
     merkle_runs_keys,
     migrate,
 )
-from ledger.store.postgres_session import CONNECT_TIMEOUT_S, configure, describe, redact, translated
+from ledger.store.postgres_session import (
+    CONNECT_TIMEOUT_S,
+    Conn,
+    configure,
+    describe,
+    redact,
+    translated,
+)
 from ledger.store.protocol import Head, NodeId, StoredCheckpoint, StoreError, TokenRecord
 
 __all__ = ["APPEND_LOCK", "PostgresStore"]
-
-APPEND_LOCK = 0x4C454447
-"""Advisory lock class ('LEDG') every write transaction takes; the object key is the schema's."""
 
 POOL_MAX = 8
 READ_PAGE = 1000

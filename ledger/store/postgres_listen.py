@@ -18,6 +18,7 @@ then read ``cursor+1 .. head`` from the store themselves.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 
 import psycopg
@@ -27,11 +28,22 @@ __all__ = ["AppendListener", "channel_for"]
 
 _RECONNECT_S = 1.0
 _TICK_S = 0.5
+_CHANNEL_MAX = 63
+"""A channel name's longest, in bytes (NAMEDATALEN - 1): ``pg_notify`` refuses a longer one,
+``LISTEN`` truncates it."""
 
 
 def channel_for(schema: str) -> str:
-    """The NOTIFY channel of the ledger in ``schema`` (channels are per database)."""
-    return f"ledger:{schema}"
+    """The NOTIFY channel of the ledger in ``schema`` (channels are per database).
+
+    ``ledger:<schema>``, unless that is longer than a channel may be (a schema
+    name over 56 bytes): then ``ledger#`` and a digest of the name, which no
+    ``ledger:`` channel can equal.
+    """
+    channel = f"ledger:{schema}"
+    if len(channel.encode()) <= _CHANNEL_MAX:
+        return channel
+    return f"ledger#{hashlib.sha256(schema.encode()).hexdigest()[:48]}"
 
 
 class AppendListener:

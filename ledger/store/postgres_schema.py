@@ -3,8 +3,12 @@
 Every migration runs in one transaction under a transaction-scoped advisory
 lock, so two processes opening the same ledger at once take turns: the first
 applies the missing versions, the second finds them in ``schema_migrations``
-and does nothing. DDL is transactional in PostgreSQL, so a migration that
-fails half-way leaves no half-built schema behind.
+and does nothing. It holds the append lock too, so no writer, not even a
+server still on older code, appends while the tables change under it (an
+append of older code committing between migration 8's copy of
+``merkle_nodes`` and its ``DROP`` lost its nodes). DDL is transactional in
+PostgreSQL, so a migration that fails half-way leaves no half-built schema
+behind.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from ledger.store.postgres_projections import (
 )
 
 __all__ = [
+    "APPEND_LOCK",
     "MIGRATIONS",
     "RUN_MAX",
     "SCHEMA_VERSION",
@@ -35,6 +40,10 @@ __all__ = [
 ]
 
 _GUARD = "ledger_refuse_change"
+
+APPEND_LOCK = 0x4C454447
+"""Advisory lock class ('LEDG') every write transaction takes (``ledger.store.postgres``), and
+every migration; the object key is the schema's."""
 
 MIGRATE_LOCK = 0x4C454D47
 """Advisory lock class ('LEMG') held while migrating; the object key is the schema's."""
@@ -254,6 +263,9 @@ def migrate(conn: psycopg.Connection[TupleRow], lock_key: int) -> list[int]:
         return applied
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (MIGRATE_LOCK, lock_key))
+        # After MIGRATE_LOCK (writers take only this one: no deadlock), and only
+        # when something is to be applied: an up-to-date ledger opens without it.
+        conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (APPEND_LOCK, lock_key))
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " version INTEGER PRIMARY KEY,"

@@ -20,11 +20,15 @@ from ledger.store.protocol import StoreError
 __all__ = [
     "CONNECT_TIMEOUT_S",
     "IDLE_IN_TX_TIMEOUT_MS",
+    "Conn",
     "configure",
     "describe",
     "redact",
     "translated",
 ]
+
+Conn = psycopg.Connection[TupleRow]
+"""A connection as the store uses them: tuple rows (autocommit; transactions are explicit)."""
 
 CONNECT_TIMEOUT_S = 15.0
 IDLE_IN_TX_TIMEOUT_MS = 120_000

@@ -35,7 +35,8 @@ from ledger.events import Event
 from ledger.note import generate_signer
 from ledger.service import Ledger
 from ledger.store import EventStore, open_store, postgres_schema, postgres_session
-from ledger.store.postgres_rows import EVENT_COLUMNS, node_page, node_runs
+from ledger.store.postgres_events import EVENT_COLUMNS
+from ledger.store.postgres_runs import node_page, node_runs
 from ledger.store.postgres_schema import MIGRATIONS, RUN_MAX, SCHEMA_VERSION, migrate
 from ledger.store.protocol import StoredCheckpoint, TokenRecord
 from tests.helpers import draft
@@ -653,6 +654,48 @@ def test_a_version_7_database_keeps_its_merkle_nodes_as_runs_of_a_level(
             assert upgraded.verify().ok
         finally:
             store.close()
+
+
+def test_a_migration_waits_for_an_append_of_older_code(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Servers of older code go on appending while a new one migrates (they
+    # take the append lock, not the migration's): migration 8 copied
+    # merkle_nodes, then its DROP waited for such an append, which committed
+    # nodes the copy had not seen; they were dropped with the table (and the
+    # next append found no frontier).
+    with monkeypatch.context() as old_code:
+        old_code.setattr(postgres_schema, "MIGRATIONS", MIGRATIONS[:7])
+        old_code.setattr(postgres_schema, "SCHEMA_VERSION", 7)
+        old = open_store(pg_url)
+        assert isinstance(old, pg_store.PostgresStore)
+        lock = old._lock
+        old.close()
+    opened: list[EventStore] = []
+    with _raw(pg_url) as writer, _raw(pg_url) as watcher:
+        writer.execute("BEGIN")
+        writer.execute("SELECT pg_advisory_xact_lock(%s, %s)", lock)
+        writer.execute("INSERT INTO merkle_nodes (level, idx, hash) VALUES (1, 0, %s)", [b"1" * 32])
+        opener = threading.Thread(target=lambda: opened.append(open_store(pg_url)))
+        opener.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # until the migration waits on a lock
+            row = watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND pid <> %s",
+                [writer.info.backend_pid],
+            ).fetchone()
+            if row is not None and row[0] > 0:
+                break
+            time.sleep(0.02)
+        writer.execute("COMMIT")
+        opener.join(20)
+    (store,) = opened
+    try:
+        assert store.merkle_node_count() == 1
+        assert store.merkle_nodes([(1, 0)]) == {(1, 0): b"1" * 32}
+    finally:
+        store.close()
 
 
 def test_a_1000_event_append_stores_its_nodes_in_a_dozen_rows(

@@ -128,3 +128,41 @@ def _announce_triggers(conn: psycopg.Connection[tuple[object, ...]]) -> list[str
         " AND tgname = 'events_announce'"
     ).fetchall()
     return [str(r[0]) for r in rows]
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [f"l{'x' * 55}", f"l{'x' * 62}", "ü" * 31, "Odd\"Led;ger'Ü"],
+    ids=["56-bytes", "63-bytes", "62-bytes-utf8", "quoted"],
+)
+def test_a_schema_of_any_legal_name_appends_and_is_heard(schema: str) -> None:
+    # A channel name is at most 63 bytes: 'ledger:' plus a schema name over 56
+    # bytes used to fail every append at its commit ("channel name too long").
+    from tests.conftest import PG_URL, _with_search_path
+
+    with psycopg.connect(PG_URL, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    try:
+        quoted = '"' + schema.replace('"', '""') + '"'
+        url = _with_search_path(PG_URL, quoted)
+        store = open_store(url)
+        assert isinstance(store, PostgresStore)
+        try:
+            assert store.schema == schema
+            with _heard(url, schema) as heard:
+                Ledger(store).append([draft(n) for n in range(3)], "ci")
+            assert heard == ["3"]
+            assert store.wait_for_append(0, 5) == 3
+            assert len(channel_for(schema).encode()) <= 63
+        finally:
+            store.close()
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+def test_channels_of_long_schema_names_differ() -> None:
+    names = [f"l{'x' * 60}a", f"l{'x' * 60}b", f"l{'x' * 55}"]
+    channels = {channel_for(name) for name in names}
+    assert len(channels) == len(names)
+    assert channel_for(names[2]) == f"ledger:{names[2]}"  # short names keep their channel

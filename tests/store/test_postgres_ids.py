@@ -24,7 +24,8 @@ from ledger.events import Event
 from ledger.schema_files import load_catalogue
 from ledger.service import Ledger
 from ledger.store import EventStore, open_store
-from ledger.store.postgres_rows import IdsTaken, PostgresTransaction
+from ledger.store.postgres_rows import PostgresTransaction
+from ledger.store.protocol import IdsTaken
 from tests.helpers import draft
 
 

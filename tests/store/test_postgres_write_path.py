@@ -335,3 +335,34 @@ def test_after_a_nested_transaction_commits_its_part_the_outer_head_includes_it(
         assert list(store.read()) == events
     finally:
         store.close()
+
+
+def test_a_first_round_trip_that_fails_leaves_the_pooled_connection_idle(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # BEGIN goes out with the lock in one pipeline: when the lock statement
+    # fails (here lock_timeout), the transaction is open and aborted although
+    # the store's transaction never counted as started (rollback() sends no
+    # ROLLBACK); the pool's context rolls it back before pooling it.
+    impatient = store_url.replace("options=", "options=-clock_timeout%3D100%20", 1)
+    assert impatient != store_url
+    store = open_store(impatient)
+    assert isinstance(store, PostgresStore)
+    returned: list[pq.TransactionStatus] = []
+    putconn = store._pool.putconn
+
+    def watched(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+        returned.append(conn.info.transaction_status)
+        putconn(conn)
+
+    monkeypatch.setattr(store._pool, "putconn", watched)
+    try:
+        with psycopg.connect(store_url, autocommit=True) as holder:
+            holder.execute("BEGIN")
+            holder.execute("SELECT pg_advisory_xact_lock(%s, %s)", store._lock)
+            with pytest.raises(StoreError, match="lock timeout"):
+                Ledger(store).append([draft(1)], "ci")
+        assert returned == [pq.TransactionStatus.IDLE]
+        assert Ledger(store).append([draft(2)], "ci")[0].seq == 1
+    finally:
+        store.close()
