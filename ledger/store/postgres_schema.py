@@ -86,7 +86,9 @@ def merkle_runs_ddl(table: LiteralString) -> list[LiteralString]:
             hashes BYTEA NOT NULL
                 CONSTRAINT whole_hashes CHECK (length(hashes) > 0 AND length(hashes) % 32 = 0),
             CONSTRAINT node_position
-                CHECK (level BETWEEN 1 AND 62 AND first_idx BETWEEN 0 AND {_IDX_LIMIT})
+                CHECK (level BETWEEN 1 AND 62 AND first_idx BETWEEN 0 AND {_IDX_LIMIT}),
+            -- The run's end too: past it, a run would overlap the next level's span.
+            CONSTRAINT run_end CHECK (first_idx + length(hashes) / 32 <= {_IDX_LIMIT} + 1)
         ) WITH (toast_tuple_target = 8160)""",
         # SHA-256 output does not compress: never try to.
         f"ALTER TABLE {table} ALTER COLUMN hashes SET STORAGE EXTERNAL",

@@ -100,10 +100,16 @@ def test_rebuilding_the_tree_twice_keeps_it_whole_and_append_only(
             "merkle_runs_disjoint",
             "merkle_runs_pkey",
             "node_position",
+            "run_end",
             "whole_hashes",
         ]
         with pytest.raises(pg_errors.ExclusionViolation):
             conn.execute("INSERT INTO merkle_runs VALUES (1, 3, %s)", (b"\x07" * 64,))
+        # A run may not reach past the 56-bit index range into the next level's span.
+        last = (1 << 56) - 1
+        with pytest.raises(pg_errors.CheckViolation, match="run_end"):
+            conn.execute("INSERT INTO merkle_runs VALUES (1, %s, %s)", (last, b"\x07" * 64))
+        conn.execute("INSERT INTO merkle_runs VALUES (1, %s, %s)", (last, b"\x07" * 32))
         with pytest.raises(pg_errors.RestrictViolation, match="append-only"):
             conn.execute("DELETE FROM merkle_runs")
 
