@@ -84,7 +84,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -224,20 +224,24 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def run_cli(db: Path, *args: str) -> str:
+def run_cli(db: Path, *args: str, env: dict[str, str] | None = None) -> str:
     done = subprocess.run(
-        [CLI, "--db", str(db), *args], capture_output=True, text=True, check=False
+        [CLI, "--db", str(db), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **(env or {})},
     )
     if done.returncode != 0:
         raise SystemExit(f"rollout-ledger {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
     return done.stdout
 
 
-def make_ledger(db: Path) -> str:
+def make_ledger(db: Path, env: dict[str, str] | None = None) -> str:
     """``init``, ``demo`` and an admin token; returns the token."""
-    run_cli(db, "init")
-    run_cli(db, "demo")
-    out = run_cli(db, "token", "create", "--name", "bench", "--role", "admin")
+    run_cli(db, "init", env=env)
+    run_cli(db, "demo", env=env)
+    out = run_cli(db, "token", "create", "--name", "bench", "--role", "admin", env=env)
     tokens = [word for word in out.split() if word.startswith("rl_")]
     if not tokens:
         raise SystemExit(f"no token in the output of token create: {out!r}")
@@ -334,7 +338,9 @@ def server(
                 proc.wait()
 
 
-def ledger_server(db: Path, port: int, workdir: Path, workers: int) -> Any:
+def ledger_server(
+    db: Path, port: int, workdir: Path, workers: int, env: dict[str, str] | None = None
+) -> Any:
     argv = [
         CLI,
         "--db",
@@ -352,7 +358,7 @@ def ledger_server(db: Path, port: int, workdir: Path, workers: int) -> Any:
         "--log-level",
         "warning",
     ]
-    return server(f"ledger-{db.stem}", argv, port, workdir, {})
+    return server(f"ledger-{db.stem}", argv, port, workdir, env or {})
 
 
 def baseline_server(documents: Path, port: int, workdir: Path, workers: int) -> Any:
@@ -1090,15 +1096,36 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     # The same requests (body, token header, Lua script) to a bare starlette
     # route, interleaved: what this machine's HTTP stack and load generator
     # allow at all for this shape.
+    # --compare-tree: the same requests to a server of another checkout (its
+    # package first on PYTHONPATH, e.g. `git archive HEAD` unpacked), interleaved.
+    other_env = {"PYTHONPATH": args.compare_tree} if args.compare_tree else None
+    db5o = workdir / "append-single-other.db"
+    token5o = make_ledger(db5o, other_env) if other_env else None
     with (
         ledger_server(db5, free_port(), workdir, args.workers) as srv,
         baseline_server(documents, free_port(), workdir, args.workers) as base,
+        (
+            ledger_server(db5o, free_port(), workdir, args.workers, other_env)
+            if other_env
+            else nullcontext()
+        ) as other,
     ):
         for _ in range(args.rounds):
             bench.measure(M5B, base, "/v1/events", single, connections=c, token=token5)
             bench.measure(
                 M5, srv, "/v1/events", single, connections=c, token=token5, events_per_request=1
             )
+            if other is not None:
+                bench.measure(
+                    M5O,
+                    other,
+                    "/v1/events",
+                    single,
+                    connections=c,
+                    token=token5o,
+                    events_per_request=1,
+                    note=f"tree {args.compare_tree}",
+                )
 
     cond["loadavg_end"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
     report = build_report(bench, cond)
@@ -1116,6 +1143,7 @@ M3T = "3t events(first: 100) + token"
 M4 = "4 POST /v1/events x1000"
 M5 = "5 POST /v1/events x1"
 M5B = "5b bare starlette POST x1"
+M5O = "5o POST /v1/events x1, --compare-tree"
 M6 = "6 lineage depth 3 asOf time"
 
 
@@ -1196,6 +1224,18 @@ def build_report(bench: Bench, cond: dict[str, str]) -> dict[str, Any]:
             s5.events_per_s >= TARGETS["single_events_per_s"],
         )
     )
+    if M5O in r:
+        o5 = r[M5O]
+        rows.append(
+            ratio_row(
+                f"5o the same, the server of `{o5.note.strip().removeprefix('tree ')}`",
+                f"{o5.events_per_s or 0:,.0f} events/s (p50 {o5.p50_ms:.1f} ms, p99 "
+                f"{o5.p99_ms:.1f} ms; {o5.server_cpu_ms:.2f} ms CPU/req; rounds interleaved "
+                "with 5)",
+                "(comparison)",
+                None,
+            )
+        )
     lineage_rows = [k for k in r if k.startswith(M6)]
     for key in lineage_rows:
         l6, info = r[key], bench.extra["lineage"]
@@ -1258,6 +1298,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--lineage-direction", default="BOTH", choices=["UPSTREAM", "DOWNSTREAM", "BOTH"]
     )
     parser.add_argument("--skip-lineage", action="store_true")
+    parser.add_argument(
+        "--compare-tree",
+        help="also run 5 against the checkout at this path (PYTHONPATH), interleaved: old vs new",
+    )
     parser.add_argument("--quick", action="store_true", help="4 s runs, 20k-node lineage graph")
     parser.add_argument("--profile", action="store_true", help="py-spy each path (extra runs)")
     parser.add_argument("--profile-seconds", type=float, default=6.0)

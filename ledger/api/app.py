@@ -75,7 +75,7 @@ def create_app(
         catalogue=catalogue,
         metrics=metrics,
         feed=EventFeed(ledger.store, settings.poll_interval),
-        committer=GroupCommitter(ledger),
+        committer=GroupCommitter(ledger, linger=settings.commit_linger),
     )
     graphql = GraphQLView(build_schema(settings, on_error=state.reject), state)
 

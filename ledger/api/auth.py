@@ -13,6 +13,8 @@ Routes and resolvers then call :func:`require` with the scope they need.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.authentication import (
     AuthCredentials,
     AuthenticationBackend,
@@ -83,6 +85,35 @@ def bearer_token(header: str) -> str:
     return token.strip()
 
 
+_PRINCIPALS: dict[tuple[str, str], tuple[Principal, AuthCredentials]] = {}
+"""Principals (and their credentials) by (name, role): plain values, shared to save
+building them per request. Not a token cache: every request still reads its
+token's record from the store (a revoked token fails at once)."""
+
+_PRINCIPALS_MAX = 4096
+
+
+def _principal(name: str, role: str) -> tuple[Principal, AuthCredentials]:
+    key = (name, role)
+    known = _PRINCIPALS.get(key)
+    if known is None:
+        principal = Principal(name, role)
+        known = (principal, AuthCredentials(sorted(principal.scopes)))
+        if len(_PRINCIPALS) >= _PRINCIPALS_MAX:
+            _PRINCIPALS.clear()
+        _PRINCIPALS[key] = known
+    return known
+
+
+def _lookup(store: EventStore, token: str) -> tuple[Principal, AuthCredentials]:
+    record = store.token_by_hash(hash_token(token)) if looks_like_token(token) else None
+    if record is None:
+        raise Unauthorized("the token is not valid", field="Authorization")
+    if record.revoked_at is not None:
+        raise Unauthorized(f"the token {record.name!r} was revoked", field="Authorization")
+    return _principal(record.name, record.role)
+
+
 def lookup_principal(store: EventStore, token: str) -> Principal:
     """Find the live token's principal (blocking: one indexed store read).
 
@@ -90,12 +121,7 @@ def lookup_principal(store: EventStore, token: str) -> Principal:
         Unauthorized: not a token, unknown, or revoked.
         StoreError: the store failed.
     """
-    record = store.token_by_hash(hash_token(token)) if looks_like_token(token) else None
-    if record is None:
-        raise Unauthorized("the token is not valid", field="Authorization")
-    if record.revoked_at is not None:
-        raise Unauthorized(f"the token {record.name!r} was revoked", field="Authorization")
-    return Principal(record.name, record.role)
+    return _lookup(store, token)[0]
 
 
 def _authorization(scope: ASGIScope) -> str | None:
@@ -130,6 +156,13 @@ class TokenBackend(AuthenticationBackend):
     def __init__(self, store: EventStore, *, inline: bool = False) -> None:
         self.store = store
         self.inline = inline
+        # ``ThreadReads``: take the calling thread's reader once per lookup
+        # rather than through its per-call attribute proxy.
+        self._current: Callable[[], EventStore] | None = getattr(store, "current", None)
+
+    def _lookup(self, token: str) -> tuple[Principal, AuthCredentials]:
+        store = self._current() if self._current is not None else self.store
+        return _lookup(store, token)
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         header = _authorization(conn.scope)
@@ -138,12 +171,12 @@ class TokenBackend(AuthenticationBackend):
         try:
             token = bearer_token(header)
             if self.inline:
-                principal = lookup_principal(self.store, token)
+                principal, credentials = self._lookup(token)
             else:
-                principal = await run_in_threadpool(lookup_principal, self.store, token)
+                principal, credentials = await run_in_threadpool(self._lookup, token)
         except Unauthorized as error:
             raise _TokenRefused(error) from None
-        return AuthCredentials(sorted(principal.scopes)), principal
+        return credentials, principal
 
 
 def on_auth_error(conn: HTTPConnection, exc: AuthenticationError) -> Response:

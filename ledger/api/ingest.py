@@ -7,9 +7,9 @@ actor. A batch is all or nothing: a bad item refuses the whole request.
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import Sequence
+from functools import partial
 
 from starlette.concurrency import run_in_threadpool
 
@@ -119,27 +119,30 @@ async def _commit(
     state: ApiState, principal: Principal, drafts: list[EventDraft]
 ) -> list[Appended]:
     # Group commit (ledger.api.committer): acknowledged after the shared durable commit.
-    waiter = state.committer.submit_async(drafts, principal.name)
-    # Counted and announced when the commit lands, even if this request is
-    # cancelled meanwhile (a client that hangs up): its events commit all the
-    # same, and subscribers must not wait for the next append to see them.
-    waiter.add_done_callback(lambda done: _committed(state, drafts, done))
+    # Counted and announced when the commit lands (``on_commit``), even if this
+    # request is cancelled meanwhile (a client that hangs up): its events commit
+    # all the same, and subscribers must not wait for the next append to see
+    # them. Cancelling the waiter does not withdraw the request, so no shield.
+    waiter = state.committer.submit_async(
+        drafts, principal.name, on_commit=partial(_committed, state, drafts)
+    )
     try:
-        return await asyncio.shield(waiter)
+        return await waiter
     except LedgerError as error:
         raise _in_batch_terms(error) from None
 
 
-def _committed(
-    state: ApiState, drafts: list[EventDraft], done: asyncio.Future[list[Appended]]
-) -> None:
-    if done.cancelled() or done.exception() is not None:
+def _committed(state: ApiState, drafts: list[EventDraft], acks: list[Appended]) -> None:
+    metrics = state.metrics
+    if len(drafts) == 1:  # the common case: no Counter
+        if acks[0].created:
+            metrics.appended(drafts[0].type, 1)
+            state.feed.notify()
         return
-    acks = done.result()
     created = Counter(d.type for d, a in zip(drafts, acks, strict=True) if a.created)
     if created:
         for event_type, count in created.items():
-            state.metrics.appends.labels(event_type).inc(count)
+            metrics.appended(event_type, count)
         state.feed.notify()
 
 

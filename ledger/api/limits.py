@@ -44,15 +44,25 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        declared: int | None = None
+        counted = False  # chunked, or a length we cannot read: count as it streams
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
-                    declared = 0
+                    counted = True
+                    continue
                 if declared > self.limit:
                     await error_response(self._error())(scope, receive, send)
                     return
+            elif name == b"transfer-encoding":
+                counted = True
+        if declared is not None and declared >= 0 and not counted:
+            # The server's HTTP parser delivers exactly the declared length (the
+            # rest of the stream is the next request): nothing to count.
+            await self.app(scope, receive, send)
+            return
         received = 0
         started = False
 

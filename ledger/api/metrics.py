@@ -84,6 +84,24 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_LedgerCollector(store, now or (lambda: datetime.now(UTC))))
+        # ``labels()`` per request costs more than the increment: the children,
+        # by label value (no more of them than the metric keeps itself).
+        self._appended: dict[str, Any] = {}
+        self._rejected: dict[str, Any] = {}
+
+    def appended(self, event_type: str, count: int) -> None:
+        """Count ``count`` new events of ``event_type``."""
+        child = self._appended.get(event_type)
+        if child is None:
+            child = self._appended[event_type] = self.appends.labels(event_type)
+        child.inc(count)
+
+    def rejected(self, code: str) -> None:
+        """Count one refused request under its error code."""
+        child = self._rejected.get(code)
+        if child is None:
+            child = self._rejected[code] = self.rejects.labels(code)
+        child.inc()
 
     def render(self) -> bytes:
         """The Prometheus text exposition (blocking: reads the store)."""

@@ -56,6 +56,8 @@ class Settings:
         graphiql: serve GraphiQL on ``GET /graphql`` to browsers.
         checkpoint_interval: seconds between signed checkpoints published (and
             stored) while the ledger grows; 0 turns publishing off.
+        commit_linger: seconds the group committer waits under load for more
+            requests before it commits (``ledger.api.committer``); 0: never.
     """
 
     anonymous_reads: bool = False
@@ -67,10 +69,12 @@ class Settings:
     max_fields: int = 500
     graphiql: bool = True
     checkpoint_interval: float = 60.0
+    commit_linger: float = 0.0002
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        """Read ``LEDGER_ANONYMOUS_READS``, ``LEDGER_MAX_BODY_BYTES``, ``LEDGER_POLL_INTERVAL``.
+        """Read ``LEDGER_ANONYMOUS_READS``, ``LEDGER_MAX_BODY_BYTES``, ``LEDGER_POLL_INTERVAL``,
+        ``LEDGER_GRAPHIQL``, ``LEDGER_CHECKPOINT_INTERVAL`` and ``LEDGER_COMMIT_LINGER``.
 
         Raises:
             ValueError: a variable is set to something that is not a valid value.
@@ -85,5 +89,10 @@ class Settings:
                 0.0
                 if environ.get("LEDGER_CHECKPOINT_INTERVAL", "").strip() in {"0", "0.0"}
                 else _number(environ, "LEDGER_CHECKPOINT_INTERVAL", default.checkpoint_interval)
+            ),
+            commit_linger=(
+                0.0
+                if environ.get("LEDGER_COMMIT_LINGER", "").strip() in {"0", "0.0"}
+                else _number(environ, "LEDGER_COMMIT_LINGER", default.commit_linger)
             ),
         )

@@ -89,4 +89,4 @@ class ApiState:
 
     def reject(self, code: str) -> None:
         """Count a refused request under its error code."""
-        self.metrics.rejects.labels(code).inc()
+        self.metrics.rejected(code)

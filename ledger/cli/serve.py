@@ -69,6 +69,10 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
+        # uvicorn formats every request's access-log line (client address,
+        # quoted path) whenever its logger has handlers, even at a level that
+        # drops it: ~3 % of the event loop's time on single-event appends.
+        access_log=log_level.lower() in {"trace", "debug", "info"},
         lifespan="on",
     )
 

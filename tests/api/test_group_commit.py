@@ -113,17 +113,13 @@ def test_a_request_cancelled_before_its_commit_is_still_counted_and_announced(
     notified: list[int] = []
     counted: Counter[str] = Counter()
 
-    class _Label:
-        def __init__(self, event_type: str) -> None:
-            self.event_type = event_type
-
-        def inc(self, n: int) -> None:
-            counted[self.event_type] += n
+    def appended(event_type: str, n: int) -> None:
+        counted[event_type] += n
 
     committer = GroupCommitter(ledger)
     state = SimpleNamespace(
         committer=committer,
-        metrics=SimpleNamespace(appends=SimpleNamespace(labels=_Label)),
+        metrics=SimpleNamespace(appended=appended),
         feed=SimpleNamespace(notify=lambda: notified.append(1)),
     )
 
