@@ -24,7 +24,6 @@ whose caller went away) and resolves its waiter.
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
 import os
 import queue
@@ -35,7 +34,12 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 from ledger.events import EventDraft
-from ledger.service import Appended, AppendRequest, Ledger
+from ledger.service import Appended, AppendRequest, Ledger, Outcome
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; SQLite's own lock serializes the writers
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["GroupCommitter"]
 
@@ -57,6 +61,9 @@ _Delivery = tuple[_Pending, object]
 
 DEFAULT_LINGER = 0.0002
 """Seconds the writer waits, under load, for more requests before it commits."""
+
+MAX_LINGER = 0.002
+"""The longest linger accepted (a larger one is cut to it): at most ~10 ms per commit."""
 
 _sleep = time.sleep  # the linger (tests replace it)
 
@@ -91,10 +98,13 @@ class _WriterLock:
         from ledger.store.sqlite import SQLiteStore
 
         store = ledger.store
-        if not isinstance(store, SQLiteStore) or store.path in (":memory:", ""):
+        if fcntl is None or not isinstance(store, SQLiteStore) or store.path in (":memory:", ""):
             return None
+        # The file SQLite opened (made absolute when the store was opened), not
+        # whatever a relative path names once the process has changed directory.
+        database = getattr(store, "_file", None) or os.path.abspath(store.path)
         try:
-            return cls(os.path.abspath(store.path))
+            return cls(database)
         except OSError as exc:  # a read-only directory: SQLite's busy handler alone
             logger.warning("no commit lock beside %s: %s", store.path, exc)
             return None
@@ -127,6 +137,31 @@ def _deliver(results: list[_Delivery]) -> None:
             waiter.set_result(result)  # type: ignore[arg-type]
 
 
+def _results(outcomes: Sequence[Outcome]) -> list[object]:
+    """Each request's acknowledgements (or its error), in the group's order.
+
+    A request retrying an id that an earlier request of the same group
+    created (a client's retry landing in its original's commit) is
+    acknowledged with the original seq and ``created`` false, as a retry of
+    a stored event is: the event was created once, and counted once.
+    """
+    results: list[object] = []
+    created: set[int] = set()
+    for outcome in outcomes:
+        if outcome.error is not None:
+            results.append(outcome.error)
+            continue
+        acks = outcome.acks or []
+        if created and any(a.created and a.seq in created for a in acks):
+            acks = [
+                Appended(a.seq, a.hash, a.id, False) if a.created and a.seq in created else a
+                for a in acks
+            ]
+        created.update(a.seq for a in acks if a.created)
+        results.append(acks)
+    return results
+
+
 class GroupCommitter:
     """The one writer thread of an API process (see the module docstring)."""
 
@@ -135,7 +170,7 @@ class GroupCommitter:
     ) -> None:
         self._ledger = ledger
         self._max_events = max_events
-        self._linger = max(0.0, linger)
+        self._linger = min(max(0.0, linger), MAX_LINGER)
         self._last_group = 0  # requests in the previous commit
         self._last_end = 0.0  # time.monotonic() when it ended
         # Items are lists of requests: one per ``submit``, one per loop iteration
@@ -201,28 +236,31 @@ class GroupCommitter:
                     pending.waiter.set_exception(exc)
 
     def _put(self, pendings: list[_Pending]) -> None:
-        if self._closed:
-            raise RuntimeError("the committer is closed")
-        self._ensure_thread()
-        self._queue.put(pendings)
+        # Under the lock ``close`` takes: nothing is queued behind the stop
+        # sentinel, where the writer would never see it (a request left hanging).
+        with self._start_lock:
+            if self._closed:
+                raise RuntimeError("the committer is closed")
+            self._ensure_thread()
+            self._queue.put(pendings)
 
     def close(self) -> None:
         """Commit what is queued, then stop the writer thread."""
-        self._closed = True
-        thread = self._thread
+        with self._start_lock:
+            self._closed = True
+            thread = self._thread
+            if thread is not None:
+                self._queue.put(None)
         if thread is not None:
-            self._queue.put(None)
             thread.join(timeout=30)
 
     def _ensure_thread(self) -> None:
-        if self._thread is not None:
-            return
-        with self._start_lock:
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="ledger-group-commit", daemon=True
-                )
-                self._thread.start()
+        """Start the writer thread if it is not running (``_start_lock`` held)."""
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name="ledger-group-commit", daemon=True
+            )
+            self._thread.start()
 
     def _take(self) -> list[_Pending]:
         """The next group: what is queued, up to ``max_events`` (at least one request).
@@ -329,10 +367,7 @@ class GroupCommitter:
             else:
                 self.commits += 1
                 self.requests += len(group)
-                results = [
-                    outcome.error if outcome.error is not None else outcome.acks
-                    for outcome in outcomes
-                ]
+                results = _results(outcomes)
             self._last_group = len(group)
             self._last_end = time.monotonic()
             self._resolve(group, results)

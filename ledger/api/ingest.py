@@ -139,7 +139,13 @@ def _committed(state: ApiState, drafts: list[EventDraft], acks: list[Appended]) 
             metrics.appended(drafts[0].type, 1)
             state.feed.notify()
         return
-    created = Counter(d.type for d, a in zip(drafts, acks, strict=True) if a.created)
+    # An id repeated in the batch is one event, acknowledged alike at each place: count it once.
+    created: Counter[str] = Counter()
+    seqs: set[int] = set()
+    for d, a in zip(drafts, acks, strict=True):
+        if a.created and a.seq not in seqs:
+            seqs.add(a.seq)
+            created[d.type] += 1
     if created:
         for event_type, count in created.items():
             metrics.appended(event_type, count)

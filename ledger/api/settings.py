@@ -90,9 +90,19 @@ class Settings:
                 if environ.get("LEDGER_CHECKPOINT_INTERVAL", "").strip() in {"0", "0.0"}
                 else _number(environ, "LEDGER_CHECKPOINT_INTERVAL", default.checkpoint_interval)
             ),
-            commit_linger=(
-                0.0
-                if environ.get("LEDGER_COMMIT_LINGER", "").strip() in {"0", "0.0"}
-                else _number(environ, "LEDGER_COMMIT_LINGER", default.commit_linger)
-            ),
+            commit_linger=_linger(environ, default.commit_linger),
         )
+
+
+def _linger(environ: Mapping[str, str], default: float) -> float:
+    """``LEDGER_COMMIT_LINGER``: seconds, 0 (off) up to 2 ms (a value in ms is a mistake)."""
+    name = "LEDGER_COMMIT_LINGER"
+    if environ.get(name, "").strip() in {"0", "0.0"}:
+        return 0.0
+    value = _number(environ, name, default)
+    if value > _MAX_LINGER:
+        raise ValueError(f"{name}: at most {_MAX_LINGER} seconds, got {environ[name]!r}")
+    return value
+
+
+_MAX_LINGER = 0.002  # ledger.api.committer.MAX_LINGER

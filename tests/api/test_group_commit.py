@@ -8,7 +8,7 @@ import pytest
 
 from ledger.api.committer import GroupCommitter
 from ledger.errors import Conflict
-from ledger.service import Ledger
+from ledger.service import Appended, Ledger
 from tests.helpers import draft
 
 ID = "6f1f2c8e-8f7d-4b8e-9a53-0d8b1f7c7a11"
@@ -71,7 +71,10 @@ def test_a_retry_within_one_group_is_acknowledged_with_the_same_seq(ledger: Ledg
     with ledger.store.transaction():
         first = committer.submit([draft(1, id=ID)], "ci")
         again = committer.submit([draft(1, id=ID)], "ci")
-    assert first.result(timeout=30) == again.result(timeout=30)
+    (original,), (retried,) = first.result(timeout=30), again.result(timeout=30)
+    # The same seq, hash and id; created once (the retry, as any retry: not created).
+    assert retried == Appended(original.seq, original.hash, original.id, False)
+    assert original.created
     committer.close()
     assert ledger.head().seq == 1
 
