@@ -27,6 +27,7 @@ from starlette.responses import Response
 from starlette.types import Scope as ASGIScope
 
 from ledger.api.errors import error_response
+from ledger.api.headers import first_header
 from ledger.auth import Scope, hash_token, looks_like_token, scopes_for
 from ledger.errors import Forbidden, Unauthorized
 from ledger.store.protocol import EventStore
@@ -125,16 +126,9 @@ def lookup_principal(store: EventStore, token: str) -> Principal:
 
 
 def _authorization(scope: ASGIScope) -> str | None:
-    """The first ``Authorization`` header, as ``conn.headers.get`` finds it.
-
-    Read from the raw ASGI headers: most requests carry none, and building
-    starlette's ``Headers`` mapping to learn that costs more than the scan.
-    """
-    headers: list[tuple[bytes, bytes]] = scope["headers"]
-    for name, value in headers:
-        if name == b"authorization":
-            return value.decode("latin-1")
-    return None
+    """The first ``Authorization`` header, as ``conn.headers.get`` finds it."""
+    raw = first_header(scope, b"authorization")
+    return None if raw is None else raw.decode("latin-1")
 
 
 class _TokenRefused(AuthenticationError):

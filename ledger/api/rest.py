@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ledger.api.auth import principal_of, require
+from ledger.api.headers import first_header
 from ledger.api.ingest import append_body
 from ledger.api.metrics import CONTENT_TYPE
 from ledger.api.reads import signed_checkpoint
@@ -82,11 +83,9 @@ class _AckResponse(Response):
 
 
 def _content_type(request: Request) -> str:
-    """The first ``Content-Type`` header, from the raw ASGI headers (no ``Headers`` mapping)."""
-    for name, value in request.scope["headers"]:
-        if name == b"content-type":
-            return str(value.decode("latin-1"))
-    return ""
+    """The first ``Content-Type`` header ('' when there is none)."""
+    raw = first_header(request.scope, b"content-type")
+    return "" if raw is None else raw.decode("latin-1")
 
 
 async def _read_body(request: Request) -> bytes:

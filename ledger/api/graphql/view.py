@@ -21,6 +21,7 @@ from strawberry.types.unset import UnsetType
 from ledger.api.auth import bearer_token, lookup_principal, principal_of
 from ledger.api.graphql.context import Context
 from ledger.api.graphql.schema import LedgerSchema
+from ledger.api.headers import first_header
 from ledger.api.state import ApiState
 from ledger.errors import LedgerError
 
@@ -32,11 +33,8 @@ _POST_OPERATIONS = frozenset(OperationType.from_http("POST"))
 
 def _is_json(scope: Scope) -> bool:
     """Whether the request's Content-Type is plainly JSON (the lean path takes no other)."""
-    headers: list[tuple[bytes, bytes]] = scope["headers"]
-    for name, value in headers:
-        if name == b"content-type":
-            return value.partition(b";")[0].strip() == _JSON
-    return False
+    raw = first_header(scope, b"content-type")
+    return raw is not None and raw.partition(b";")[0].strip() == _JSON
 
 
 class GraphQLView(GraphQL[Context, None]):
