@@ -100,11 +100,8 @@ class _WriterLock:
         store = ledger.store
         if fcntl is None or not isinstance(store, SQLiteStore) or store.path in (":memory:", ""):
             return None
-        # The file SQLite opened (made absolute when the store was opened), not
-        # whatever a relative path names once the process has changed directory.
-        database = getattr(store, "_file", None) or os.path.abspath(store.path)
         try:
-            return cls(database)
+            return cls(store.file)  # absolute: the same file after a chdir
         except OSError as exc:  # a read-only directory: SQLite's busy handler alone
             logger.warning("no commit lock beside %s: %s", store.path, exc)
             return None

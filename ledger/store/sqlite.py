@@ -71,12 +71,13 @@ class SQLiteStore:
         self.path = str(path)
         self.url = self.path
         # Every connection opened later (streaming reads, per-thread readers,
-        # the checkpoint thread) opens this file, not whatever a relative path
-        # names once the process has changed directory.
-        self._file = self.path if self.path in (":memory:", "") else os.path.abspath(self.path)
+        # the checkpoint thread, the API's commit lock beside it) opens this
+        # file, not whatever a relative path names once the process has
+        # changed directory.
+        self.file = self.path if self.path in (":memory:", "") else os.path.abspath(self.path)
         try:
             self._conn = sqlite3.connect(
-                self._file,
+                self.file,
                 timeout=BUSY_TIMEOUT_MS / 1000,
                 isolation_level=None,
                 check_same_thread=False,
@@ -88,7 +89,7 @@ class SQLiteStore:
             self.db = sqlite_utils.Database(self._conn)
             self._lock = threading.RLock()
             self._wal_pages: list[int] = []  # see sqlite_rows._pace_checkpoints
-            self._pacer = CheckpointPacer(self._file)
+            self._pacer = CheckpointPacer(self.file)
             self._closed = False
             self._migrate()
         except sqlite3.Error as exc:
@@ -158,9 +159,7 @@ class SQLiteStore:
         # A separate connection: a long streaming read must neither hold the
         # shared connection's lock nor see a half-written transaction.
         reader = (
-            sqlite3.connect(self._file, check_same_thread=False)
-            if self.path != ":memory:"
-            else None
+            sqlite3.connect(self.file, check_same_thread=False) if self.path != ":memory:" else None
         )
         try:
             yield from stream_rows(reader or self._conn, start, end, fetch=1024)
@@ -447,7 +446,7 @@ class SQLiteThreadReader(SQLiteStore):
     def _open(cls, store: SQLiteStore) -> SQLiteThreadReader:
         try:
             conn = sqlite3.connect(
-                store._file,
+                store.file,
                 timeout=BUSY_TIMEOUT_MS / 1000,
                 isolation_level=None,
                 check_same_thread=False,
