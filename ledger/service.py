@@ -174,12 +174,9 @@ class Ledger(MerkleOperations):
         with self.store.transaction() as tx:
             # A store that can skip the lookup (the unique index checks the ids
             # at the commit, raising IdsTaken) saves a query per id.
-            assume_new = getattr(tx, "assume_new", None) if optimistic and given else None
-            if assume_new is not None:
-                assume_new(given)
-                existing: dict[str, Event] = {}
-            else:
-                existing = tx.events_by_id(given) if given else {}
+            existing: dict[str, Event] = {}
+            if given and not (optimistic and tx.assume_new(given)):
+                existing = tx.events_by_id(given)
             head = tx.head()
             projector = self._projector(tx, head) if self._project else None
             group = GroupAppend(head, existing, projector, recorded_at, self._new_id)

@@ -74,6 +74,15 @@ class WriteTransaction(Protocol):
 
     def events_by_id(self, ids: Sequence[str]) -> dict[str, Event]: ...
 
+    def assume_new(self, ids: Sequence[str]) -> bool:
+        """Take ``ids`` as not stored, skipping ``events_by_id``'s lookup, if the store can.
+
+        True: the store's unique index checks them at the write, where a stored
+        one raises :class:`IdsTaken` (nothing written). False: the store does
+        not take the promise; look the ids up.
+        """
+        ...
+
     def insert_events(self, events: Sequence[Event]) -> None: ...
 
     def merkle_nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]: ...

@@ -82,6 +82,10 @@ class SQLiteTransaction:
         row = self._conn.execute(_HEAD).fetchone()
         return Head(0, _GENESIS) if row is None else Head(row[0], row[1])
 
+    def assume_new(self, ids: Sequence[str]) -> bool:
+        # The lookup is in-process and brings the head along: nothing to save.
+        return False
+
     def events_by_id(self, ids: Sequence[str]) -> dict[str, Event]:
         found: dict[str, Event] = {}
         head: Head | None = None
