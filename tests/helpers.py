@@ -69,3 +69,16 @@ def ok(*args: str | Path) -> Result:
     result = run(*args)
     assert result.exit_code == 0, result.stderr
     return result
+
+
+def open_files_under(path: Path) -> list[str]:
+    """The files at or under ``path`` this process holds open (Linux /proc)."""
+    held = []
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = str(fd.readlink())
+        except OSError:
+            continue
+        if target.startswith(str(path)):
+            held.append(target)
+    return held

@@ -13,6 +13,7 @@ from click.testing import CliRunner, Result
 
 from ledger.cli import cli
 from ledger.store import open_store
+from tests.helpers import open_files_under
 
 ID = "6f1f2c8e-8f7d-4b8e-9a53-0d8b1f7c7a11"
 GOOD: dict[str, object] = {
@@ -283,19 +284,6 @@ def test_retrying_a_whole_batch_file_marks_every_event_existing(db: Path, tmp_pa
     assert head(db) == 4
 
 
-def _open_files_under(directory: Path) -> list[str]:
-    """The files under ``directory`` this process holds open (Linux /proc)."""
-    held = []
-    for fd in Path("/proc/self/fd").iterdir():
-        try:
-            target = str(fd.readlink())
-        except OSError:
-            continue
-        if target.startswith(str(directory)):
-            held.append(target)
-    return held
-
-
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
 @pytest.mark.parametrize(
     "args",
@@ -314,7 +302,7 @@ def test_a_command_closes_the_database_before_it_returns(db: Path, args: tuple[s
     random moment, as the file's last connection, and deletes -wal and -shm from
     under whoever is copying the directory then (the template copy above)."""
     invoke(db, *args)
-    assert _open_files_under(db.parent) == []
+    assert open_files_under(db.parent) == []
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
@@ -330,4 +318,4 @@ def test_a_successful_append_closes_the_database(db: Path) -> None:
         json.dumps(GOOD["data"]),
     )
     assert result.exit_code == 0, result.stderr
-    assert _open_files_under(db.parent) == []
+    assert open_files_under(db.parent) == []

@@ -16,7 +16,7 @@ from ledger.store.protocol import StoreError
 from ledger.store.sqlite import SQLiteStore
 from ledger.store.sqlite_checkpoint import Checkpointer
 from ledger.store.sqlite_rows import LARGE_BATCH, WAL_PAGES_DEFAULT, WAL_PAGES_LARGE_BATCH
-from tests.helpers import StepClock, draft, id_factory
+from tests.helpers import StepClock, draft, id_factory, open_files_under
 
 
 def _checkpoint_threads() -> list[threading.Thread]:
@@ -89,19 +89,6 @@ def test_the_checkpoint_interval_follows_the_batch_size_across_commits(tmp_path:
     store.close()
 
 
-def _held(path: Path) -> list[str]:
-    """The files beside ``path`` this process holds open (Linux /proc)."""
-    held = []
-    for fd in Path("/proc/self/fd").iterdir():
-        try:
-            target = str(fd.readlink())
-        except OSError:
-            continue
-        if target.startswith(str(path)):
-            held.append(target)
-    return held
-
-
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
 def test_close_closes_every_threads_reader_connection(tmp_path: Path) -> None:
     path = tmp_path / "l.db"
@@ -121,7 +108,7 @@ def test_close_closes_every_threads_reader_connection(tmp_path: Path) -> None:
         while not seen:
             release.wait(0.01)
         store.close()
-        assert _held(path) == []
+        assert open_files_under(path) == []
         with pytest.raises(StoreError):
             store.reader().head()  # a closed store reads nothing, on any thread
     finally:
